@@ -1,0 +1,84 @@
+"""The `cpu` device: a numpy interpreter of the same kernel IR the compiled backends run. It is the oracle for the
+generated code: it walks each kernel's fused tree with every primitive's numpy reference."""
+from __future__ import annotations
+
+import numpy as np
+
+from gradc import dtypes as dt
+from gradc.device import Backend
+from gradc.ops import ELEMENTWISE, REDUCE
+
+
+def list_devices() -> list[str]:
+    return []
+
+
+def _compute(d: dt.dtype):
+    return np.float32 if d is dt.float16 else d.np  # halves compute in float, as on the devices
+
+
+class ReferenceBackend(Backend):
+    name = "cpu"
+    description = "numpy reference interpreter"
+    dialect = None
+    is_gpu = False
+
+    def alloc(self, nbytes):
+        return np.empty(nbytes, dtype=np.uint8)
+
+    def free(self, handle):
+        pass
+
+    def copy_in(self, handle, array):
+        handle[: array.nbytes] = np.ascontiguousarray(array).reshape(-1).view(np.uint8)
+
+    def copy_out(self, handle, array):
+        array.reshape(-1).view(np.uint8)[:] = handle[: array.nbytes]
+
+    def copy_buffer(self, src, dst, nbytes):
+        dst[:nbytes] = src[:nbytes]
+
+    def compile(self, kernel):
+        return kernel
+
+    def launch(self, k, args, global_size=None, local_size=None):
+        out_buf, bufs = args[0], args[1 : 1 + len(k.inputs)]
+        memo = {id(n): np.asarray(b[: n.numel * n.dtype.itemsize].view(n.dtype.np)).reshape(n.shape)
+                .astype(_compute(n.dtype)) for n, b in zip(k.inputs, bufs)}
+        for n, v in zip(k.args, args[1 + len(k.inputs):]):
+            memo[id(n)] = np.full(n.shape, v, dtype=_compute(n.dtype))
+
+        def ev(n):
+            if id(n) in memo:
+                return memo[id(n)]
+            if n.op == "CONST":
+                r = np.full(n.shape, n.arg, dtype=_compute(n.dtype))
+            elif n.op == "VIEW":
+                idx, valid = n.arg.np_index()
+                src = ev(n.srcs[0]).reshape(-1)
+                r = np.where(valid, src[np.where(valid, idx, 0)] if src.size else 0, 0)
+            elif n.op == "CAST":
+                r = ev(n.srcs[0]).astype(_compute(n.dtype))
+            elif n.op == "REDUCE":
+                op, axes = n.arg
+                r = REDUCE[op].np(ev(n.srcs[0]), axis=axes, keepdims=True)
+            else:
+                r = ELEMENTWISE[n.op].np(*[ev(s) for s in n.srcs])
+            memo[id(n)] = r = np.asarray(r).astype(_compute(n.dtype)).reshape(n.shape)
+            return r
+
+        out = k.out
+        if k.kind == "setview":
+            idx, _ = out.arg.np_index()
+            res = out_buf.view(out.dtype.np)
+            res[idx.reshape(-1)] = ev(out.srcs[1]).astype(out.dtype.np).reshape(-1)
+            return
+        res = ev(out).astype(out.dtype.np)
+        out_buf[: res.nbytes] = np.ascontiguousarray(res).reshape(-1).view(np.uint8)
+
+    def synchronize(self):
+        pass
+
+
+def open_device(index: int) -> ReferenceBackend:
+    return ReferenceBackend()

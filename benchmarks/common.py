@@ -1,0 +1,44 @@
+"""Timing helpers shared by the benchmarks: every number in a table is measured in the same run."""
+from __future__ import annotations
+
+import platform
+import statistics
+import time
+
+import numpy as np
+
+
+def timeit(fn, warmup=2, repeat=7) -> float:
+    """Median wall time of fn() in seconds (fn must synchronize its device work)."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def try_torch():
+    try:
+        import torch
+
+        torch.set_num_threads(max(1, torch.get_num_threads()))
+        return torch
+    except ImportError:
+        return None
+
+
+def machine() -> str:
+    import os
+
+    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, numpy {np.__version__}"
+
+
+def table(rows, title):
+    print(f"\n{title}")
+    print(f"{'what':<44} {'time (ms)':>10} {'vs gradc':>9}")
+    ref = dict(rows).get("gradc")
+    for name, t in rows:
+        print(f"{name:<44} {t * 1e3:>10.2f} {t / ref if ref else float('nan'):>8.2f}x")

@@ -1,0 +1,280 @@
+"""Codegen: Python walks a kernel's fused tree and writes one line of C per node; Jinja templates lay out the loops.
+
+OpenCL C and CUDA C differ only in the strings of a Dialect.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+import jinja2
+import numpy as np
+
+from . import dtypes as dt
+from .node import Node, View, contiguous_strides, prod
+from .ops import ELEMENTWISE, REDUCE
+from .schedule import Kernel
+
+
+@dataclass(frozen=True)
+class Dialect:
+    name: str
+    preamble: str
+    kernel: str  # qualifier that makes a function a kernel
+    glob: str  # address space of buffer arguments
+    local: str  # address space of work-group shared memory
+    gid: str
+    lid: str
+    group: str
+    barrier: str
+    storage: tuple  # (bool, int64, float16) storage type names; the rest are the same in both
+    long: str  # the 64-bit integer type in expressions
+    load_half: str
+    store_half: str
+    inf: str
+    nan: str
+    vectors: bool  # arithmetic on vector types (floatN) is part of the language
+
+
+OPENCL = Dialect(
+    "opencl", "#pragma OPENCL EXTENSION cl_khr_fp64 : enable\n", "__kernel", "__global ", "__local ",
+    "get_global_id(0)", "get_local_id(0)", "get_group_id(0)", "barrier(CLK_LOCAL_MEM_FENCE)",
+    ("uchar", "long", "half"), "long", "vload_half({i}, {p})", "vstore_half({v}, {i}, {p})", "INFINITY", "NAN", True)
+
+CUDA = Dialect(
+    "cuda", "#include <cuda_fp16.h>\n", 'extern "C" __global__', "", "__shared__ ",
+    "(blockIdx.x * blockDim.x + threadIdx.x)", "threadIdx.x", "blockIdx.x", "__syncthreads()",
+    ("unsigned char", "long long", "__half"), "long long", "__half2float({p}[{i}])", "{p}[{i}] = __float2half({v})",
+    "__int_as_float(0x7f800000)", "__int_as_float(0x7fffffff)", False)
+
+DIALECTS = {"opencl": OPENCL, "cuda": CUDA}
+
+
+def ctype(d: dt.dtype, dialect: Dialect) -> str:
+    """The C type a value of this dtype is computed in (halves compute in float)."""
+    return {"bool": "bool", "int32": "int", "int64": dialect.long, "float16": "float", "float32": "float",
+            "float64": "double"}[d.name]
+
+
+def stype(d: dt.dtype, dialect: Dialect) -> str:
+    """The C type a value of this dtype is stored in."""
+    b, l, h = dialect.storage
+    return {"bool": b, "int64": l, "float16": h}.get(d.name) or ctype(d, dialect)
+
+
+def literal(value, d: dt.dtype, dialect: Dialect) -> str:
+    """Render a constant exactly: float32 by its shortest round-trip repr, float64 by Python's."""
+    if d.kind == "b":
+        return "1" if value else "0"
+    if d.kind == "i":
+        return f"{int(value)}" if d is dt.int32 else f"(({dialect.long}){int(value)})"
+    v = float(value)
+    if math.isnan(v):
+        return dialect.nan
+    if math.isinf(v):
+        return dialect.inf if v > 0 else f"(-{dialect.inf})"
+    if d is dt.float64:
+        return f"{v!r}"
+    s = str(np.float32(v))
+    return (s if ("." in s or "e" in s) else s + ".0") + "f"
+
+
+def reduce_identity(op: str, d: dt.dtype, dialect: Dialect) -> str:
+    if op == "MAX" and d.kind == "i":
+        return literal(np.iinfo(d.np).min, d, dialect)
+    if op == "MAX" and d.kind == "b":
+        return "0"
+    return literal(-math.inf if op == "MAX" else 0, d, dialect)
+
+
+# ---------------------------------------------------------------- lowering: a kernel's nodes, buffers and scalars
+
+
+def lower(out: Node, bound: set) -> Kernel:
+    kind = {"REDUCE": "reduce", "SETVIEW": "setview", "MATMUL": "matmul"}.get(out.op, "elementwise")
+    k = Kernel(kind, out)
+    seen = set()
+
+    def visit(n, root=False):
+        if id(n) in seen:
+            return
+        seen.add(id(n))
+        if not root and (n.realized or id(n) in bound):
+            k.inputs.append(n)
+        elif n.op == "ARG":
+            k.args.append(n)
+        else:
+            k.fused.append(n)
+            for s in n.srcs:
+                visit(s)
+
+    if kind == "setview":  # the base is copied into the output first; only the values written are computed here
+        k.inputs.append(out.srcs[0])
+        visit(out.srcs[1])
+    else:
+        visit(out, root=True)
+    ops = [n.op.lower() if n.op not in ("REDUCE",) else n.arg[0].lower() for n in k.fused
+           if n.op not in ("VIEW", "CONST", "CAST") and not n.realized]
+    ops = list(dict.fromkeys(reversed(ops)))[:4] or ["copy"]
+    dims = "x".join(str(s) for s in (out.srcs[0].shape if kind == "reduce" else (out.numel,)))
+    k.name = f"{kind[0].upper()}_{'_'.join(ops)}_{dims}"
+    return k
+
+
+# ---------------------------------------------------------------- rendering
+
+
+class Renderer:
+    """Emits one C line per node, caching each (node, index) pair so shared work is computed once."""
+
+    def __init__(self, k: Kernel, d: Dialect):
+        self.k, self.d = k, d
+        self.lines: list[str] = []
+        self.names: dict = {}
+        self.vec = 1  # >1: each work-item computes this many contiguous float32 elements as one vector
+        self.inputs = {id(n): i for i, n in enumerate(k.inputs)}
+        self.args = {id(n): i for i, n in enumerate(k.args)}
+        self.count = 0
+
+    def var(self, ctyp: str, expr: str, prefix="v") -> str:
+        key = (ctyp, expr)
+        if key in self.names:
+            return self.names[key]
+        name = f"{prefix}{self.count}"
+        self.count += 1
+        self.lines.append(f"{ctyp} {name} = {expr};")
+        self.names[key] = name
+        return name
+
+    def index(self, expr: str) -> str:
+        return expr if expr.isidentifier() or expr.isdigit() else self.var("int", expr, "i")
+
+    def ct(self, d: dt.dtype) -> str:
+        return ctype(d, self.d) + (str(self.vec) if self.vec > 1 else "")
+
+    def load(self, n: Node, idx: str, valid: str | None = None) -> str:
+        p = f"in{self.inputs[id(n)]}"
+        if self.vec > 1:
+            x = f"vload{self.vec}({idx}, {p})"
+        elif n.dtype is dt.float16:
+            x = self.d.load_half.format(p=p, i=idx)
+        elif n.dtype is dt.bool_:
+            x = f"({p}[{idx}] != 0)"
+        else:
+            x = f"{p}[{idx}]"
+        if valid:
+            x = f"(({valid}) ? {x} : {literal(0, n.dtype, self.d)})"
+        return self.var(self.ct(n.dtype), x)
+
+    def expr(self, n: Node, idx: str, valid: str | None = None) -> str:
+        key = (id(n), idx, valid)
+        if key in self.names:
+            return self.names[key]
+        ct = self.ct(n.dtype)
+        if id(n) in self.inputs:
+            v = self.load(n, idx, valid)
+        elif n.op == "CONST":
+            v = literal(n.arg, n.dtype, self.d)
+        elif n.op == "ARG":
+            v = f"a{self.args[id(n)]}"
+        elif n.op == "VIEW":
+            i, ok = n.arg.index(idx)
+            ok = f"{valid} && {ok}" if valid and ok else valid or ok
+            v = self.expr(n.srcs[0], self.index(i), ok)
+        elif n.op == "CAST":
+            x = self.expr(n.srcs[0], idx, valid)
+            v = self.var(ct, f"({x} != 0)" if n.dtype is dt.bool_ else f"({ct}){x}")
+        else:
+            xs = [self.expr(s, idx, valid) for s in n.srcs]
+            v = self.var(ct, ELEMENTWISE[n.op].c.format(*xs))
+        if valid and n.op in ("CONST", "ARG"):
+            v = self.var(ct, f"(({valid}) ? {v} : {literal(0, n.dtype, self.d)})")
+        self.names[key] = v
+        return v
+
+    def store(self, n: Node, idx: str, v: str, p="out") -> str:
+        if self.vec > 1:
+            return f"vstore{self.vec}({v}, {idx}, {p});"
+        if n.dtype is dt.float16:
+            return self.d.store_half.format(p=p, i=idx, v=v) + ";"
+        return f"{p}[{idx}] = ({stype(n.dtype, self.d)}){v};"
+
+    def params(self) -> list[str]:
+        g, d = self.d.glob, self.d
+        ps = [f"{g}{stype(self.k.out.dtype, d)}* restrict out"]
+        ps += [f"{g}const {stype(n.dtype, d)}* restrict in{i}" for i, n in enumerate(self.k.inputs)]
+        ps += [f"{ctype(n.dtype, d)} a{i}" for i, n in enumerate(self.k.args)]
+        return ps
+
+
+@cache
+def _env() -> jinja2.Environment:
+    loader = jinja2.FunctionLoader(lambda name: resources.files("gradc.templates").joinpath(name).read_text())
+    return jinja2.Environment(loader=loader, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+
+
+def local_size_for(n_out: int, reduce_len: int, backend) -> int:
+    """Threads that cooperate on one reduction output: many on GPUs, one per output when outputs fill the device."""
+    if backend is None or not getattr(backend, "is_gpu", False):
+        return 1 if n_out >= 8 or reduce_len < 4096 else 64
+    return 1 if reduce_len < 64 else min(256, 1 << (reduce_len - 1).bit_length())
+
+
+VECTOR_OPS = {"ADD", "MUL", "DIV", "NEG", "EXP", "LOG", "SIN", "COS", "SQRT", "TANH", "CONST", "ARG"}
+
+
+def vector_width(k: Kernel, d: Dialect, backend) -> int:
+    """Contiguous float32 kernels of plain arithmetic run on vectors where the device prefers them (PoCL's CPU
+    device only vectorizes math functions given vector types: tanh on float8 is ~5x faster than on floats)."""
+    w = getattr(backend, "vector_width", 1) if d.vectors else 1
+    ok = w > 1 and k.out.numel % w == 0 and all(
+        n.dtype is dt.float32 and n.op in VECTOR_OPS for n in k.fused) and all(
+        n.dtype is dt.float32 and n.shape == k.out.shape for n in k.inputs)
+    return w if ok else 1
+
+
+def render(k: Kernel, d: Dialect, backend=None) -> tuple[str, tuple, tuple]:
+    """(source, global size, local size) of a kernel in a dialect."""
+    r = Renderer(k, d)
+    out = k.out
+    tmpl = _env().get_template(f"{k.kind if k.kind != 'setview' else 'elementwise'}.j2")
+    common = dict(d=d, name=k.name, params=r.params())
+    if k.kind == "elementwise":
+        r.vec = vector_width(k, d, backend)
+        v = r.expr(out, "gid")
+        lines = r.lines + [r.store(out, "gid", v)]
+        n, local = out.numel // r.vec, 64
+        src = tmpl.render(**common, n=n, lines=lines)
+        return src, (-(-n // local) * local,), (local,)
+    if k.kind == "setview":
+        val = k.fused[0] if k.fused else None
+        src_node = out.srcs[1]
+        v = r.expr(src_node, "gid")
+        i, _ = out.arg.index("gid")
+        lines = r.lines + [r.store(out, r.index(i), v)]
+        n, local = src_node.numel, 64
+        del val
+        return tmpl.render(**common, n=n, lines=lines), (-(-n // local) * local,), (local,)
+    if k.kind == "reduce":
+        op, axes = out.arg
+        src = out.srcs[0]
+        cs = contiguous_strides(src.shape)
+        keep = View(out.shape, tuple(0 if a in axes else s for a, s in enumerate(cs)))
+        red = View(tuple(src.shape[a] for a in axes), tuple(cs[a] for a in axes))
+        base, _ = keep.index("gid")
+        inner, _ = red.index("r")
+        r.lines = []
+        x = r.expr(src, r.index(f"base + {inner}" if inner != "0" else "base"))
+        body = r.lines
+        n_out, rlen = out.numel, prod(red.shape)
+        L = local_size_for(n_out, rlen, backend)
+        acc_t = ctype(out.dtype, d)
+        src_txt = tmpl.render(**common, n=n_out, R=rlen, L=L, base=base, body=body, x=x, acc_t=acc_t,
+                              identity=reduce_identity(op, out.dtype, d),
+                              combine=REDUCE[op].c.format(acc="acc", x=x),
+                              combine_local=REDUCE[op].c.format(acc="acc", x="part[lid + s]"),
+                              store=r.store(out, "gid", "acc"))
+        return src_txt, (n_out * L,), (L,)
+    raise NotImplementedError(f"no template renders a {k.kind} kernel yet")

@@ -1,0 +1,148 @@
+"""The IR: a lazy DAG of Nodes, and Views that describe memory layouts without copying."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from .dtypes import dtype
+
+
+def prod(xs) -> int:
+    return math.prod(xs)
+
+
+def contiguous_strides(shape) -> tuple:
+    strides, acc = [], 1
+    for s in reversed(shape):
+        strides.append(acc if s != 1 else 0)
+        acc *= s
+    return tuple(reversed(strides))
+
+
+@dataclass(frozen=True)
+class View:
+    """Where element (i0, i1, ...) of a shape lives in its source's contiguous storage: offset + sum(i_k * strides_k).
+    `mask` (one (lo, hi) per dim, or None) marks the valid region; elements outside it read as 0 (padding)."""
+
+    shape: tuple
+    strides: tuple
+    offset: int = 0
+    mask: tuple | None = None
+
+    @staticmethod
+    def contiguous(shape) -> View:
+        return View(tuple(shape), contiguous_strides(shape))
+
+    @property
+    def is_contiguous(self) -> bool:
+        return self.offset == 0 and self.mask is None and self.strides == contiguous_strides(self.shape)
+
+    def permute(self, order) -> View:
+        pick = lambda xs: tuple(xs[i] for i in order)
+        return View(pick(self.shape), pick(self.strides), self.offset, self.mask and pick(self.mask))
+
+    def expand(self, shape) -> View:
+        strides = tuple(0 if s != n else st for s, n, st in zip(self.shape, shape, self.strides))
+        mask = self.mask and tuple((0, n) if s != n else m for s, n, m in zip(self.shape, shape, self.mask))
+        return View(tuple(shape), strides, self.offset, mask)
+
+    def slice(self, starts, stops, steps) -> View:
+        """Basic slicing with positive steps: dim k keeps starts[k], starts[k]+steps[k], ... below stops[k]."""
+        shape = tuple(max(0, -(-(e - b) // st)) for b, e, st in zip(starts, stops, steps))
+        offset = self.offset + sum(b * s for b, s in zip(starts, self.strides))
+        strides = tuple(s * st for s, st in zip(self.strides, steps))
+        mask = None
+        if self.mask is not None:  # shift the valid region into the new coordinates
+            mask = tuple((max(0, -(-(lo - b) // st)), max(0, min(n, -(-(hi - b) // st))))
+                         for (lo, hi), b, st, n in zip(self.mask, starts, steps, shape))
+        return View(shape, strides, offset, mask)
+
+    def pad(self, pads) -> View:
+        """pads: one (before, after) per dim; the new elements read as zero."""
+        shape = tuple(s + lo + hi for s, (lo, hi) in zip(self.shape, pads))
+        old = self.mask or tuple((0, s) for s in self.shape)
+        mask = tuple((m0 + lo, m1 + lo) for (m0, m1), (lo, _) in zip(old, pads))
+        offset = self.offset - sum(lo * st for (lo, _), st in zip(pads, self.strides))
+        return View(shape, self.strides, offset, mask)
+
+    def reshape(self, shape) -> View | None:
+        """The same elements in row-major order under a new shape, or None when strides cannot express it
+        (PyTorch's computeStride: walk chunks of dims that are contiguous with each other)."""
+        shape = tuple(shape)
+        if self.mask is not None:
+            return None
+        if prod(self.shape) <= 1:
+            return View(shape, (0,) * len(shape), self.offset if prod(shape) else 0)
+        old, ost = self.shape, self.strides
+        new_strides = [0] * len(shape)
+        view_d, base_stride = len(shape) - 1, ost[-1]
+        tensor_numel = view_numel = 1
+        for d in reversed(range(len(old))):
+            tensor_numel *= old[d]
+            if d == 0 or (old[d - 1] != 1 and ost[d - 1] != tensor_numel * base_stride):
+                while view_d >= 0 and (view_numel < tensor_numel or shape[view_d] == 1):
+                    new_strides[view_d] = view_numel * base_stride if shape[view_d] != 1 else 0
+                    view_numel *= shape[view_d]
+                    view_d -= 1
+                if view_numel != tensor_numel:
+                    return None
+                if d > 0:
+                    base_stride, tensor_numel, view_numel = ost[d - 1], 1, 1
+        return View(shape, tuple(new_strides), self.offset) if view_d == -1 else None
+
+    def np_index(self):
+        """(source index, validity) arrays of this view's shape, for the numpy reference interpreter."""
+        import numpy as np
+
+        idx, valid = np.full(self.shape, self.offset, dtype=np.int64), np.ones(self.shape, dtype=bool)
+        for k, (s, st) in enumerate(zip(self.shape, self.strides)):
+            ar = np.arange(s).reshape([-1 if j == k else 1 for j in range(len(self.shape))])
+            idx = idx + ar * st
+            if self.mask is not None:
+                valid = valid & (ar >= self.mask[k][0]) & (ar < self.mask[k][1])
+        return idx, valid
+
+    def index(self, lin: str) -> tuple[str, str | None]:
+        """C expressions (index into the source, validity or None) for the element at row-major position `lin`."""
+        terms, valid = [], []
+        dims = [(s, st, m) for s, st, m in zip(self.shape, self.strides, self.mask or [None] * len(self.shape))]
+        cstrides = contiguous_strides(self.shape)
+        for (s, st, m), cs in zip(dims, cstrides):
+            if s == 1 and m is None:
+                continue
+            i = lin if cs * s >= prod(self.shape) else f"({lin} % {cs * s})"
+            i = i if cs <= 1 else f"({i} / {cs})"
+            if st:
+                terms.append(i if st == 1 else f"{i} * {st}")
+            if m is not None and m != (0, s):
+                valid.append(f"{i} >= {m[0]}" if m[1] >= s else f"{i} >= {m[0]} && {i} < {m[1]}" if m[0] > 0
+                             else f"{i} < {m[1]}")
+        if self.offset:
+            terms.append(str(self.offset))
+        return (" + ".join(terms) or "0"), (" && ".join(f"({v})" for v in valid) or None)
+
+
+@dataclass(eq=False)
+class Node:
+    """One operation in the lazy DAG. Identity is object identity; once realized it holds a buffer, not sources."""
+
+    op: str
+    srcs: tuple
+    shape: tuple
+    dtype: dtype
+    device: Any
+    arg: Any = None
+    buffer: Any = None
+
+    @property
+    def numel(self) -> int:
+        return prod(self.shape)
+
+    @property
+    def realized(self) -> bool:
+        return self.buffer is not None
+
+    def __repr__(self) -> str:
+        state = "realized" if self.realized else f"{len(self.srcs)} srcs"
+        return f"<Node {self.op} {self.shape} {self.dtype.name} {state} arg={self.arg!r}>"

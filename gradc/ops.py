@@ -1,0 +1,89 @@
+"""The primitive table: each op is one row, its C expression, its numpy reference and its gradient side by side.
+
+Everything else (sub, sigmoid, softmax, layers, losses) is composed from these in tensor.py and nn/, and gets its
+kernel code and its gradient for free. Gradient rules take (g, out, *inputs) as Tensors and return one gradient per
+input (None where the input is not differentiable); they build lazy nodes, so backward kernels fuse like forward.
+C expressions take their operands as {0}, {1}, {2} and compute halves in float (halves are converted at load/store).
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+LN2 = math.log(2.0)
+
+
+@dataclass(frozen=True)
+class Prim:
+    name: str
+    c: str
+    np: Callable
+    grad: Callable | None  # (g, out, *inputs) -> tuple of input grads; None: not differentiable
+
+
+def _max_grad(g, out, a, b):
+    # torch.maximum splits the gradient evenly between equal inputs
+    share = (a > b).to(g.dtype) + (a == b).to(g.dtype) * 0.5
+    return g * share, g * (1 - share)
+
+
+def _np_div(a, b):
+    if np.issubdtype(np.result_type(a, b), np.integer):  # C semantics: truncate toward zero, never trap
+        with np.errstate(divide="ignore", invalid="ignore"):
+            q = np.trunc(np.true_divide(a, np.where(b == 0, 1, b)))
+        return q.astype(np.result_type(a, b))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.true_divide(a, b)
+
+
+def _np_unary(f):
+    def run(a):
+        with np.errstate(all="ignore"):
+            return f(a)
+    return run
+
+
+UNARY = {p.name: p for p in [
+    Prim("NEG", "(-{0})", np.negative, lambda g, out, a: (-g,)),
+    Prim("EXP", "exp({0})", _np_unary(np.exp), lambda g, out, a: (g * out,)),
+    Prim("LOG", "log({0})", _np_unary(np.log), lambda g, out, a: (g / a,)),
+    Prim("SIN", "sin({0})", np.sin, lambda g, out, a: (g * a.cos(),)),
+    Prim("COS", "cos({0})", np.cos, lambda g, out, a: (-g * a.sin(),)),
+    Prim("SQRT", "sqrt({0})", _np_unary(np.sqrt), lambda g, out, a: (g * 0.5 / out,)),
+    Prim("TANH", "tanh({0})", np.tanh, lambda g, out, a: (g * (1 - out * out),)),
+]}
+
+BINARY = {p.name: p for p in [
+    Prim("ADD", "({0} + {1})", np.add, lambda g, out, a, b: (g, g)),
+    Prim("MUL", "({0} * {1})", np.multiply, lambda g, out, a, b: (g * b, g * a)),
+    Prim("DIV", "({0} / {1})", _np_div, lambda g, out, a, b: (g / b, -g * out / b)),
+    Prim("MAX", "({0} > {1} || {0} != {0} ? {0} : {1})", np.maximum, _max_grad),
+    Prim("POW", "pow({0}, {1})", _np_unary(np.power),
+         lambda g, out, a, b: (g * b * a.pow(b - 1), g * out * a.log())),
+    Prim("CMPLT", "({0} < {1})", np.less, None),
+    Prim("CMPEQ", "({0} == {1})", np.equal, None),
+]}
+
+TERNARY = {p.name: p for p in [
+    Prim("WHERE", "({0} ? {1} : {2})", np.where,
+         lambda g, out, c, a, b: (None, c.where(g, 0.0), c.where(0.0, g))),
+]}
+
+# Reductions keep reduced dims as size 1; the Tensor layer squeezes them when keepdim=False.
+REDUCE = {p.name: p for p in [
+    Prim("SUM", "{acc} + {x}", np.sum, lambda g, out, a: (g.expand(a.shape),)),
+    Prim("MAX", "{x} > {acc} || {x} != {x} ? {x} : {acc}", np.max,
+         # amax spreads the gradient evenly over ties, as torch does
+         lambda g, out, a: ((g / (a == out).to(g.dtype).sum(_reduced(a, out), keepdim=True)).expand(a.shape)
+                            * (a == out).to(g.dtype),)),
+]}
+REDUCE_IDENTITY = {"SUM": 0, "MAX": -math.inf}
+
+ELEMENTWISE = {**UNARY, **BINARY, **TERNARY}
+
+
+def _reduced(a, out):
+    return tuple(i for i, (x, y) in enumerate(zip(a.shape, out.shape)) if x != y)

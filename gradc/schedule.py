@@ -1,0 +1,143 @@
+"""Lowering: group the lazy DAG into kernels, then run them.
+
+A node gets its own buffer (is a kernel boundary) when it is a target, a reduction, a matmul, a copy, a
+write through a view, the source of a view that pads or repeats its elements, or an elementwise node whose
+consumers land in different kernels (fusing it into each would repeat its work). Everything else is inlined
+into its one consumer kernel: chains of elementwise ops become one kernel, and elementwise producers of a
+reduction become its map expression.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .node import Node, prod
+
+LEAVES = ("BUFFER", "CONST", "ARG")
+ALWAYS_BOUNDARY = ("REDUCE", "MATMUL", "CONTIGUOUS", "SETVIEW", "RAND")
+
+
+class _Config:
+    fusion = os.environ.get("GRADC_FUSION", "1") != "0"
+    debug = int(os.environ.get("GRADC_DEBUG", "0") or 0)
+
+
+config = _Config()
+
+
+def log(level, msg):
+    if config.debug >= level:
+        print(f"gradc: {msg}", file=sys.stderr)
+
+
+@dataclass(eq=False)
+class Kernel:
+    kind: str  # 'elementwise' | 'reduce' | 'matmul' | 'setview'
+    out: Node  # the node this kernel realizes
+    inputs: list = field(default_factory=list)  # nodes read from buffers, in argument order
+    args: list = field(default_factory=list)  # ARG nodes passed as runtime scalars
+    fused: list = field(default_factory=list)  # nodes computed inside the kernel (for names, to_dot and tests)
+    name: str = ""
+
+
+def cheap(n: Node) -> bool:
+    """Nodes that cost nothing to recompute in every consumer: constants, arguments, buffer reads."""
+    return n.realized or n.op in LEAVES or n.op == "VIEW" and cheap(n.srcs[0]) or (
+        n.op == "CAST" and cheap(n.srcs[0]))
+
+
+def toposort(targets) -> list[Node]:
+    order, seen = [], set()
+    for t in targets:
+        stack = [(t, False)]
+        while stack:
+            n, done = stack.pop()
+            if done:
+                order.append(n)
+                continue
+            if id(n) in seen or n.realized:
+                continue
+            seen.add(id(n))
+            stack.append((n, True))
+            stack.extend((s, False) for s in n.srcs)
+    return order
+
+
+def boundaries(targets) -> tuple[list[Node], set]:
+    order = toposort(targets)
+    users: dict[int, list[Node]] = {}
+    for n in order:
+        for s in n.srcs:
+            users.setdefault(id(s), []).append(n)
+    bound = {id(t) for t in targets} | {id(n) for n in order if n.op in ALWAYS_BOUNDARY}
+    for n in order:
+        if n.op == "VIEW" and not cheap(n.srcs[0]):
+            src = n.srcs[0]
+            if n.arg.mask is not None or prod(n.shape) > prod(src.shape) or not config.fusion:
+                bound.add(id(src))  # padding needs bounds-checked loads; an expand would repeat the source's work
+        if not config.fusion and n.op not in LEAVES and n.op != "VIEW":
+            bound.add(id(n))
+    group: dict[int, int] = {}
+    for n in reversed(order):  # consumers before producers
+        if id(n) in bound or cheap(n):
+            group[id(n)] = id(n)
+            continue
+        homes = {group[id(u)] for u in users.get(id(n), [])}
+        if len(homes) == 1:
+            group[id(n)] = homes.pop()
+        else:
+            log(3, f"{n.op}{n.shape} feeds {len(homes)} kernels: it gets its own buffer")
+            bound.add(id(n))
+            group[id(n)] = id(n)
+    return order, bound
+
+
+def schedule(targets) -> list[Kernel]:
+    from .codegen import lower
+
+    order, bound = boundaries([t for t in targets if not t.realized])
+    return [lower(n, bound) for n in order if id(n) in bound and n.op not in ("BUFFER",)]
+
+
+def run(kernels) -> None:
+    from . import debug
+
+    for k in kernels:
+        backend = k.out.device.backend
+        out = k.out
+        buf = backend.buffer(prod(out.shape) * out.dtype.itemsize)
+        if k.kind == "setview":  # writes through a view into a copy of the base: start from the base's values
+            backend.copy_buffer(k.inputs[0].buffer.handle, buf.handle, buf.nbytes)
+        if out.numel:
+            prog = backend.compiled(k)
+            args = [buf.handle] + [i.buffer.handle for i in k.inputs] + [_scalar(a) for a in k.args]
+            debug.record(k, prog, backend)
+            backend.launch(prog.handle, args, prog.global_size, prog.local_size)
+        out.buffer, out.srcs = buf, ()  # drop the sources so the graph behind a realized node can be freed
+
+
+def _scalar(n: Node):
+    """A kernel's scalar argument as the numpy type of its C parameter (halves compute in float)."""
+    return (np.float32 if n.dtype.name == "float16" else n.dtype.np)(n.arg)
+
+
+def _alias_source(n: Node) -> Node | None:
+    """A reshape of a contiguous result reads the same bytes: it can share the source's buffer, no copy kernel."""
+    if n.op == "VIEW" and not n.realized and n.arg.is_contiguous and n.numel == n.srcs[0].numel:
+        return n.srcs[0]
+    return None
+
+
+def realize(*nodes) -> None:
+    aliases = [(n, _alias_source(n)) for n in nodes]
+    nodes = [src or n for n, src in aliases]
+    kernels = schedule(nodes)
+    for k in kernels:
+        log(2, f"kernel {k.name}: fuses {len(k.fused)} nodes, reads {len(k.inputs)} buffers")
+    run(kernels)
+    for n, src in aliases:
+        if src is not None:
+            n.buffer, n.srcs = src.buffer, ()

@@ -1,0 +1,1 @@
+"""Jinja kernel templates, installed as package data of gradc.templates."""
