@@ -59,6 +59,8 @@ class ReferenceBackend(Backend):
                 r = np.where(valid, src[np.where(valid, idx, 0)] if src.size else 0, 0)
             elif n.op == "CAST":
                 r = ev(n.srcs[0]).astype(_compute(n.dtype))
+            elif n.op == "MATMUL":
+                r = np.matmul(ev(n.srcs[0]), ev(n.srcs[1]))
             elif n.op == "REDUCE":
                 op, axes = n.arg
                 r = REDUCE[op].np(ev(n.srcs[0]), axis=axes, keepdims=True)

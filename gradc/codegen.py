@@ -26,6 +26,8 @@ class Dialect:
     glob: str  # address space of buffer arguments
     local: str  # address space of work-group shared memory
     gid: str
+    gid1: str
+    gid2: str
     lid: str
     group: str
     barrier: str
@@ -40,12 +42,13 @@ class Dialect:
 
 OPENCL = Dialect(
     "opencl", "#pragma OPENCL EXTENSION cl_khr_fp64 : enable\n", "__kernel", "__global ", "__local ",
-    "get_global_id(0)", "get_local_id(0)", "get_group_id(0)", "barrier(CLK_LOCAL_MEM_FENCE)",
+    "get_global_id(0)", "get_global_id(1)", "get_global_id(2)", "get_local_id(0)", "get_group_id(0)", "barrier(CLK_LOCAL_MEM_FENCE)",
     ("uchar", "long", "half"), "long", "vload_half({i}, {p})", "vstore_half({v}, {i}, {p})", "INFINITY", "NAN", True)
 
 CUDA = Dialect(
     "cuda", "#include <cuda_fp16.h>\n", 'extern "C" __global__', "", "__shared__ ",
-    "(blockIdx.x * blockDim.x + threadIdx.x)", "threadIdx.x", "blockIdx.x", "__syncthreads()",
+    "(blockIdx.x * blockDim.x + threadIdx.x)", "(blockIdx.y * blockDim.y + threadIdx.y)",
+    "(blockIdx.z * blockDim.z + threadIdx.z)", "threadIdx.x", "blockIdx.x", "__syncthreads()",
     ("unsigned char", "long long", "__half"), "long long", "__half2float({p}[{i}])", "{p}[{i}] = __float2half({v})",
     "__int_as_float(0x7f800000)", "__int_as_float(0x7fffffff)", False)
 
@@ -93,8 +96,7 @@ def reduce_identity(op: str, d: dt.dtype, dialect: Dialect) -> str:
 
 
 def lower(out: Node, bound: set) -> Kernel:
-    kind = {"REDUCE": "reduce", "SETVIEW": "setview", "MATMUL": "matmul"}.get(out.op, "elementwise")
-    k = Kernel(kind, out)
+    k = Kernel("setview" if out.op == "SETVIEW" else "elementwise", out)
     seen = set()
 
     def visit(n, root=False):
@@ -106,20 +108,24 @@ def lower(out: Node, bound: set) -> Kernel:
         elif n.op == "ARG":
             k.args.append(n)
         else:
+            if n.op in ("REDUCE", "MATMUL"):  # the kernel's template; elementwise work above it is its epilogue
+                k.kind, k.reduce = n.op.lower(), n
             k.fused.append(n)
             for s in n.srcs:
                 visit(s)
 
-    if kind == "setview":  # the base is copied into the output first; only the values written are computed here
+    if k.kind == "setview":  # the base is copied into the output first; only the values written are computed here
         k.inputs.append(out.srcs[0])
         visit(out.srcs[1])
     else:
         visit(out, root=True)
-    ops = [n.op.lower() if n.op not in ("REDUCE",) else n.arg[0].lower() for n in k.fused
+    ops = [n.op.lower() if n.op != "REDUCE" else n.arg[0].lower() for n in k.fused
            if n.op not in ("VIEW", "CONST", "CAST") and not n.realized]
     ops = list(dict.fromkeys(reversed(ops)))[:4] or ["copy"]
-    dims = "x".join(str(s) for s in (out.srcs[0].shape if kind == "reduce" else (out.numel,)))
-    k.name = f"{kind[0].upper()}_{'_'.join(ops)}_{dims}"
+    r = k.reduce
+    shape = r.srcs[0].shape if k.kind == "reduce" else (*r.shape[:-1], r.srcs[0].shape[-1], r.shape[-1]) \
+        if k.kind == "matmul" else (out.numel,)
+    k.name = f"{'MM' if k.kind == 'matmul' else k.kind[0].upper()}_{'_'.join(ops)}_{'x'.join(map(str, shape))}"
     return k
 
 
@@ -209,6 +215,13 @@ class Renderer:
         return ps
 
 
+def _operand(r: Renderer, x: Node) -> tuple[str, View]:
+    """A matmul operand's buffer parameter and the strided view it is read through."""
+    if id(x) in r.inputs:
+        return f"in{r.inputs[id(x)]}", View.contiguous(x.shape)
+    return f"in{r.inputs[id(x.srcs[0])]}", x.arg
+
+
 @cache
 def _env() -> jinja2.Environment:
     loader = jinja2.FunctionLoader(lambda name: resources.files("gradc.templates").joinpath(name).read_text())
@@ -258,23 +271,43 @@ def render(k: Kernel, d: Dialect, backend=None) -> tuple[str, tuple, tuple]:
         del val
         return tmpl.render(**common, n=n, lines=lines), (-(-n // local) * local,), (local,)
     if k.kind == "reduce":
-        op, axes = out.arg
-        src = out.srcs[0]
+        red = k.reduce
+        op, axes = red.arg
+        src = red.srcs[0]
         cs = contiguous_strides(src.shape)
-        keep = View(out.shape, tuple(0 if a in axes else s for a, s in enumerate(cs)))
-        red = View(tuple(src.shape[a] for a in axes), tuple(cs[a] for a in axes))
-        base, _ = keep.index("gid")
-        inner, _ = red.index("r")
-        r.lines = []
+        base, _ = View(red.shape, tuple(0 if a in axes else s for a, s in enumerate(cs))).index("gid")
+        inner, _ = View(tuple(src.shape[a] for a in axes), tuple(cs[a] for a in axes)).index("r")
         x = r.expr(src, r.index(f"base + {inner}" if inner != "0" else "base"))
-        body = r.lines
-        n_out, rlen = out.numel, prod(red.shape)
+        body, r.lines = r.lines, []
+        r.names[(id(red), "gid", None)] = "acc"  # the epilogue reads the reduction's result from the accumulator
+        v = r.expr(out, "gid")
+        epilogue = r.lines + [r.store(out, "gid", v)]
+        n_out, rlen = out.numel, prod(src.shape[a] for a in axes)
         L = local_size_for(n_out, rlen, backend)
-        acc_t = ctype(out.dtype, d)
-        src_txt = tmpl.render(**common, n=n_out, R=rlen, L=L, base=base, body=body, x=x, acc_t=acc_t,
-                              identity=reduce_identity(op, out.dtype, d),
-                              combine=REDUCE[op].c.format(acc="acc", x=x),
-                              combine_local=REDUCE[op].c.format(acc="acc", x="part[lid + s]"),
-                              store=r.store(out, "gid", "acc"))
-        return src_txt, (n_out * L,), (L,)
+        text = tmpl.render(**common, n=n_out, R=rlen, L=L, base=base, body=body, acc_t=ctype(red.dtype, d),
+                           identity=reduce_identity(op, red.dtype, d), combine=REDUCE[op].c.format(acc="acc", x=x),
+                           combine_local=REDUCE[op].c.format(acc="acc", x="part[lid + s]"), epilogue=epilogue)
+        return text, (n_out * L,), (L,)
+    if k.kind == "matmul":
+        mm = k.reduce
+        a, b = mm.srcs
+        (pa, va), (pb, vb) = (_operand(r, a), _operand(r, b))
+        *batch, n, kk = a.shape
+        m = b.shape[-1]
+        nb = prod(batch)
+        a_base, _ = View(tuple(batch), va.strides[:-2], va.offset).index("bat")
+        b_base, _ = View(tuple(batch), vb.strides[:-2], vb.offset).index("bat")
+        W = getattr(backend, "vector_width", 1) if d.vectors else 1
+        W = W if W > 1 and vb.strides[-1] == 1 and m % W == 0 and mm.dtype is dt.float32 else 1
+        TM, TNV = (4, 2) if W > 1 else (4, 4)
+        TNV = min(TNV, max(1, m // W))
+        r.names[(id(mm), "oi", None)] = "accv"
+        v = r.expr(out, "oi")
+        epilogue = r.lines + [r.store(out, "oi", v)]
+        text = tmpl.render(**common, N=n, M=m, K=kk, TM=TM, TNV=TNV, W=W, vt=f"float{W}" if W > 1 else "float",
+                           pa=pa, pb=pb, a_base=a_base, b_base=b_base, sa_n=va.strides[-2], sa_k=va.strides[-1],
+                           sb_k=vb.strides[-2], sb_m=vb.strides[-1], epilogue=epilogue)
+        g0, g1 = -(-n // TM), -(-m // (TNV * W))
+        l0 = 16 if g0 % 16 == 0 else 1
+        return text, (g0, g1, nb), (l0, 1, 1)
     raise NotImplementedError(f"no template renders a {k.kind} kernel yet")

@@ -105,6 +105,8 @@ class View:
 
     def index(self, lin: str) -> tuple[str, str | None]:
         """C expressions (index into the source, validity or None) for the element at row-major position `lin`."""
+        if self.is_contiguous:
+            return lin, None
         terms, valid = [], []
         dims = [(s, st, m) for s, st, m in zip(self.shape, self.strides, self.mask or [None] * len(self.shape))]
         cstrides = contiguous_strides(self.shape)

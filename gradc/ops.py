@@ -82,6 +82,10 @@ REDUCE = {p.name: p for p in [
 ]}
 REDUCE_IDENTITY = {"SUM": 0, "MAX": -math.inf}
 
+# Batched matmul over equal batch shapes (the Tensor layer broadcasts them with expand views first).
+MATMUL = Prim("MATMUL", "", np.matmul,
+              lambda g, out, a, b: (g @ b.transpose(-1, -2), a.transpose(-1, -2) @ g))
+
 ELEMENTWISE = {**UNARY, **BINARY, **TERNARY}
 
 

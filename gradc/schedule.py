@@ -41,6 +41,7 @@ class Kernel:
     args: list = field(default_factory=list)  # ARG nodes passed as runtime scalars
     fused: list = field(default_factory=list)  # nodes computed inside the kernel (for names, to_dot and tests)
     name: str = ""
+    reduce: Node | None = None  # the REDUCE or MATMUL node a reduce/matmul kernel is built around
 
 
 def cheap(n: Node) -> bool:
@@ -78,6 +79,9 @@ def boundaries(targets) -> tuple[list[Node], set]:
             src = n.srcs[0]
             if n.arg.mask is not None or prod(n.shape) > prod(src.shape) or not config.fusion:
                 bound.add(id(src))  # padding needs bounds-checked loads; an expand would repeat the source's work
+        if n.op == "MATMUL":  # the template reads its operands from buffers, through one strided view at most
+            for s in n.srcs:
+                bound.add(id(s.srcs[0]) if s.op == "VIEW" and s.arg.mask is None else id(s))
         if not config.fusion and n.op not in LEAVES and n.op != "VIEW":
             bound.add(id(n))
     group: dict[int, int] = {}
@@ -92,7 +96,44 @@ def boundaries(targets) -> tuple[list[Node], set]:
             log(3, f"{n.op}{n.shape} feeds {len(homes)} kernels: it gets its own buffer")
             bound.add(id(n))
             group[id(n)] = id(n)
+    if config.fusion:
+        _fuse_epilogues(order, users, group, bound)
     return order, bound
+
+
+def _fuse_epilogues(order, users, group, bound) -> None:
+    """A reduction or matmul whose one consumer is elementwise at the same index (no view in between) runs that
+    consumer's kernel as its epilogue: `relu(x @ w + b)` and `x.sum(1) * 2` are one kernel each."""
+    by_id = {id(n): n for n in order}
+    taken = set()
+    for r in order:
+        us = users.get(id(r), [])
+        if r.op not in ("REDUCE", "MATMUL") or id(r) not in bound or len(us) != 1 or r.realized:
+            continue
+        root = by_id.get(group.get(id(us[0])))
+        if root is None or root.op in ALWAYS_BOUNDARY or root.op == "VIEW" or root.numel != r.numel or \
+                id(root) in taken or not _plain_path(root, r, bound):
+            continue
+        if r.op == "MATMUL" and root.dtype.name != "float32" and root.dtype != r.dtype:
+            continue
+        log(3, f"{r.op}{r.shape} fuses into its consumer {root.op} as an epilogue")
+        bound.discard(id(r))
+        taken.add(id(root))
+
+
+def _plain_path(root, r, bound) -> bool:
+    """r is reached from root through elementwise nodes only, so it is read at the kernel's output index."""
+    stack, seen = [root], set()
+    while stack:
+        n = stack.pop()
+        if n is r:
+            return True
+        reshape = n.op == "VIEW" and n.arg.is_contiguous and n.numel == n.srcs[0].numel  # keeps the linear index
+        if id(n) in seen or n.op == "VIEW" and not reshape or (n is not root and id(n) in bound) or n.realized:
+            continue
+        seen.add(id(n))
+        stack.extend(n.srcs)
+    return False
 
 
 def schedule(targets) -> list[Kernel]:

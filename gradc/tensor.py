@@ -12,7 +12,7 @@ from . import schedule
 from .autograd import PrimBackward, is_grad_enabled, run_backward
 from .device import default_device, device
 from .node import Node, View, prod
-from .ops import BINARY, REDUCE, TERNARY, UNARY
+from .ops import BINARY, MATMUL, REDUCE, TERNARY, UNARY
 
 LOG2E, LN2 = 1.0 / math.log(2.0), math.log(2.0)
 
@@ -817,8 +817,13 @@ class Tensor:
         a, b = a.to(d), b.to(d)
         batch = _broadcast_shape(a.shape[:-2], b.shape[:-2], "matmul")
         n, k, m = a.shape[-2], a.shape[-1], b.shape[-1]
-        # a broadcast multiply reduced over k: the reduction kernel reads both operands through strided views
-        out = (a.expand(batch + (n, k)).unsqueeze(-1) * b.expand(batch + (k, m)).unsqueeze(-3)).sum(-2)
+        a, b = a.expand(batch + (n, k)), b.expand(batch + (k, m))
+        if k == 0:
+            out = zeros(batch + (n, m), dtype=d, device=a.device)
+        elif d.is_floating_point:
+            out = _prim("MATMUL", MATMUL, (a, b), d, shape=batch + (n, m), name="MmBackward0")
+        else:  # integer matmul: a broadcast multiply reduced over k (exact, and rare enough not to need a template)
+            out = (a.unsqueeze(-1) * b.unsqueeze(-3)).sum(-2)
         if va:
             out = out.squeeze(-2)
         if vb:
