@@ -15,7 +15,7 @@ import numpy as np
 from . import dtypes as dt
 from .node import Node, View, contiguous_strides, prod
 from .ops import ELEMENTWISE, REDUCE
-from .schedule import Kernel
+from .schedule import Kernel, _row_expand
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,8 @@ class Dialect:
 
 OPENCL = Dialect(
     "opencl", "#pragma OPENCL EXTENSION cl_khr_fp64 : enable\n", "__kernel", "__global ", "__local ",
-    "get_global_id(0)", "get_global_id(1)", "get_global_id(2)", "get_local_id(0)", "get_group_id(0)", "barrier(CLK_LOCAL_MEM_FENCE)",
+    "get_global_id(0)", "get_global_id(1)", "get_global_id(2)", "get_local_id(0)", "get_group_id(0)",
+    "barrier(CLK_LOCAL_MEM_FENCE)",
     ("uchar", "long", "half"), "long", "vload_half({i}, {p})", "vstore_half({v}, {i}, {p})", "INFINITY", "NAN", True)
 
 CUDA = Dialect(
@@ -99,7 +100,7 @@ def lower(out: Node, bound: set) -> Kernel:
     k = Kernel("setview" if out.op == "SETVIEW" else "elementwise", out)
     seen = set()
 
-    def visit(n, root=False):
+    def visit(n, root=False, expanded=False):
         if id(n) in seen:
             return
         seen.add(id(n))
@@ -108,11 +109,15 @@ def lower(out: Node, bound: set) -> Kernel:
         elif n.op == "ARG":
             k.args.append(n)
         else:
-            if n.op in ("REDUCE", "MATMUL"):  # the kernel's template; elementwise work above it is its epilogue
-                k.kind, k.reduce = n.op.lower(), n
+            if n.op in ("REDUCE", "MATMUL") and k.kind != "row":
+                # read at the output index: the kernel is the op's template with the rest as its epilogue;
+                # read through a broadcasting view: a row kernel, one loop per reduction, then the output loop
+                k.kind, k.reduce = ("row", None) if expanded else (n.op.lower(), n)
             k.fused.append(n)
             for s in n.srcs:
-                visit(s)
+                visit(s, expanded=expanded or _row_expand(n))
+            if n.op == "REDUCE":
+                k.reds.append(n)  # after its sources: a reduction comes after those it reads
 
     if k.kind == "setview":  # the base is copied into the output first; only the values written are computed here
         k.inputs.append(out.srcs[0])
@@ -122,10 +127,11 @@ def lower(out: Node, bound: set) -> Kernel:
     ops = [n.op.lower() if n.op != "REDUCE" else n.arg[0].lower() for n in k.fused
            if n.op not in ("VIEW", "CONST", "CAST") and not n.realized]
     ops = list(dict.fromkeys(reversed(ops)))[:4] or ["copy"]
-    r = k.reduce
-    shape = r.srcs[0].shape if k.kind == "reduce" else (*r.shape[:-1], r.srcs[0].shape[-1], r.shape[-1]) \
+    r = k.reduce or (k.reds[0] if k.reds else None)
+    shape = r.srcs[0].shape if k.kind in ("reduce", "row") else (*r.shape[:-1], r.srcs[0].shape[-1], r.shape[-1]) \
         if k.kind == "matmul" else (out.numel,)
-    k.name = f"{'MM' if k.kind == 'matmul' else k.kind[0].upper()}_{'_'.join(ops)}_{'x'.join(map(str, shape))}"
+    prefix = {"matmul": "MM", "row": "X"}.get(k.kind, k.kind[0].upper())
+    k.name = f"{prefix}_{'_'.join(ops)}_{'x'.join(map(str, shape))}"
     return k
 
 
@@ -141,6 +147,7 @@ class Renderer:
         self.names: dict = {}
         self.vec = 1  # >1: each work-item computes this many contiguous float32 elements as one vector
         self.inputs = {id(n): i for i, n in enumerate(k.inputs)}
+        self.accs: dict[int, str] = {}  # reductions computed earlier in this kernel -> their accumulator
         self.args = {id(n): i for i, n in enumerate(k.args)}
         self.count = 0
 
@@ -157,13 +164,15 @@ class Renderer:
     def index(self, expr: str) -> str:
         return expr if expr.isidentifier() or expr.isdigit() else self.var("int", expr, "i")
 
-    def ct(self, d: dt.dtype) -> str:
-        return ctype(d, self.d) + (str(self.vec) if self.vec > 1 else "")
+    def ct(self, d: dt.dtype, idx: str = "") -> str:
+        scalar = self.vec == 1 or self.accs and idx == "gid"  # per-row values of a row kernel stay scalars
+        return ctype(d, self.d) + ("" if scalar else str(self.vec))
 
     def load(self, n: Node, idx: str, valid: str | None = None) -> str:
         p = f"in{self.inputs[id(n)]}"
-        if self.vec > 1:
-            x = f"vload{self.vec}({idx}, {p})"
+        if self.vec > 1 and self.ct(n.dtype, idx) != ctype(n.dtype, self.d):
+            # elementwise kernels index vectors; row kernels index elements
+            x = f"vload{self.vec}(0, {p} + {idx})" if self.accs else f"vload{self.vec}({idx}, {p})"
         elif n.dtype is dt.float16:
             x = self.d.load_half.format(p=p, i=idx)
         elif n.dtype is dt.bool_:
@@ -172,19 +181,21 @@ class Renderer:
             x = f"{p}[{idx}]"
         if valid:
             x = f"(({valid}) ? {x} : {literal(0, n.dtype, self.d)})"
-        return self.var(self.ct(n.dtype), x)
+        return self.var(self.ct(n.dtype, idx), x)
 
     def expr(self, n: Node, idx: str, valid: str | None = None) -> str:
         key = (id(n), idx, valid)
         if key in self.names:
             return self.names[key]
-        ct = self.ct(n.dtype)
+        ct = self.ct(n.dtype, idx)
         if id(n) in self.inputs:
             v = self.load(n, idx, valid)
         elif n.op == "CONST":
             v = literal(n.arg, n.dtype, self.d)
         elif n.op == "ARG":
             v = f"a{self.args[id(n)]}"
+        elif n.op == "VIEW" and self.accs and _row_expand(n):  # a per-row value: computed at the row index
+            v = self.expr(n.srcs[0], "gid")
         elif n.op == "VIEW":
             i, ok = n.arg.index(idx)
             ok = f"{valid} && {ok}" if valid and ok else valid or ok
@@ -202,7 +213,7 @@ class Renderer:
 
     def store(self, n: Node, idx: str, v: str, p="out") -> str:
         if self.vec > 1:
-            return f"vstore{self.vec}({v}, {idx}, {p});"
+            return f"vstore{self.vec}({v}, 0, {p} + {idx});" if self.accs else f"vstore{self.vec}({v}, {idx}, {p});"
         if n.dtype is dt.float16:
             return self.d.store_half.format(p=p, i=idx, v=v) + ";"
         return f"{p}[{idx}] = ({stype(n.dtype, self.d)}){v};"
@@ -248,6 +259,23 @@ def vector_width(k: Kernel, d: Dialect, backend) -> int:
     return w if ok else 1
 
 
+VECTOR_COMBINE = {"MAX": "max({acc}, {x})"}  # vector max: no NaN test, lanes compare with fmax semantics
+
+
+def _nest(fn: str, xs: list) -> str:
+    return xs[0] if len(xs) == 1 else f"{fn}({_nest(fn, xs[: len(xs) // 2])}, {_nest(fn, xs[len(xs) // 2:])})"
+
+
+def row_vector_width(k: Kernel, d: Dialect, backend, inner: str, R: int) -> int:
+    """Row kernels over contiguous rows of float32 run their loops on vectors, like elementwise kernels."""
+    w = getattr(backend, "vector_width", 1) if d.vectors else 1
+    plain = all(n.dtype is dt.float32 and (n.op in VECTOR_OPS or n.op == "REDUCE" or n.op == "VIEW" and
+                                           _row_expand(n)) for n in k.fused)
+    ok = w > 1 and inner == "r" and R % w == 0 and plain and all(
+        n.dtype is dt.float32 and (n.shape == k.out.shape or n.numel == prod(k.reds[0].shape)) for n in k.inputs)
+    return w if ok else 1
+
+
 def render(k: Kernel, d: Dialect, backend=None) -> tuple[str, tuple, tuple]:
     """(source, global size, local size) of a kernel in a dialect."""
     r = Renderer(k, d)
@@ -288,6 +316,37 @@ def render(k: Kernel, d: Dialect, backend=None) -> tuple[str, tuple, tuple]:
                            identity=reduce_identity(op, red.dtype, d), combine=REDUCE[op].c.format(acc="acc", x=x),
                            combine_local=REDUCE[op].c.format(acc="acc", x="part[lid + s]"), epilogue=epilogue)
         return text, (n_out * L,), (L,)
+    if k.kind == "row":
+        ref = k.reds[0]
+        axes, shape = ref.arg[1], out.shape
+        cs = contiguous_strides(shape)
+        base, _ = View(ref.shape, tuple(0 if a in axes else s for a, s in enumerate(cs))).index("gid")
+        inner, _ = View(tuple(shape[a] for a in axes), tuple(cs[a] for a in axes)).index("r")
+        R = prod(shape[a] for a in axes)
+        r.vec = row_vector_width(k, d, backend, inner, R)
+        loops = []
+        r.names = {}
+        r.accs[0] = ""  # marks a row kernel: broadcasts of per-row values are computed at the row index
+        for i, red in enumerate(k.reds):
+            r.lines = []  # each loop is its own C scope; only the accumulators carry over
+            x = r.expr(red.srcs[0], r.index(f"base + {inner}" if inner != "0" else "base"))
+            op, acc = red.arg[0], f"acc{i}"
+            lanes = [f"{acc}v.s{j:x}" for j in range(r.vec)]
+            loops.append(dict(body=r.lines, acc=acc, acc_t=ctype(red.dtype, d),
+                              identity=reduce_identity(op, red.dtype, d),
+                              combine=(VECTOR_COMBINE.get(op, REDUCE[op].c) if r.vec > 1 else REDUCE[op].c).format(
+                                  acc=acc + ("v" if r.vec > 1 else ""), x=x),
+                              horizontal=" + ".join(lanes) if op == "SUM" else _nest("max", lanes)))
+            r.accs[id(red)] = f"acc{i}"
+            r.lines, r.names = [], {(id(red_), "gid", None): a for red_, a in
+                                    zip(k.reds, [f"acc{j}" for j in range(i + 1)])}
+        r.lines, r.names = [], {(id(red), "gid", None): f"acc{i}" for i, red in enumerate(k.reds)}
+        oi = r.index(f"base + {inner}" if inner != "0" else "base")
+        v = r.expr(out, oi)
+        n_rows = prod(ref.shape)
+        text = tmpl.render(**common, n=n_rows, R=R, W=r.vec, base=base, loops=loops,
+                           epilogue=r.lines + [r.store(out, oi, v)])
+        return text, (-(-n_rows // 16) * 16,), (16,)
     if k.kind == "matmul":
         mm = k.reduce
         a, b = mm.srcs

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .node import Node, prod
+from .node import Node, View, prod
 
 LEAVES = ("BUFFER", "CONST", "ARG")
-ALWAYS_BOUNDARY = ("REDUCE", "MATMUL", "CONTIGUOUS", "SETVIEW", "RAND")
+ALWAYS_BOUNDARY = ("MATMUL", "CONTIGUOUS", "SETVIEW", "RAND")
 
 
 class _Config:
@@ -42,6 +42,7 @@ class Kernel:
     fused: list = field(default_factory=list)  # nodes computed inside the kernel (for names, to_dot and tests)
     name: str = ""
     reduce: Node | None = None  # the REDUCE or MATMUL node a reduce/matmul kernel is built around
+    reds: list = field(default_factory=list)  # the reductions computed inside, sources first
 
 
 def cheap(n: Node) -> bool:
@@ -75,7 +76,7 @@ def boundaries(targets) -> tuple[list[Node], set]:
             users.setdefault(id(s), []).append(n)
     bound = {id(t) for t in targets} | {id(n) for n in order if n.op in ALWAYS_BOUNDARY}
     for n in order:
-        if n.op == "VIEW" and not cheap(n.srcs[0]):
+        if n.op == "VIEW" and not cheap(n.srcs[0]) and not (_row_expand(n) and _per_row(n.srcs[0], n.shape)):
             src = n.srcs[0]
             if n.arg.mask is not None or prod(n.shape) > prod(src.shape) or not config.fusion:
                 bound.add(id(src))  # padding needs bounds-checked loads; an expand would repeat the source's work
@@ -85,11 +86,27 @@ def boundaries(targets) -> tuple[list[Node], set]:
         if not config.fusion and n.op not in LEAVES and n.op != "VIEW":
             bound.add(id(n))
     group: dict[int, int] = {}
+    by_id = {id(n): n for n in order}
+    row_axes: dict[int, tuple] = {}  # root of a row kernel -> the axes its reductions run over
     for n in reversed(order):  # consumers before producers
         if id(n) in bound or cheap(n):
             group[id(n)] = id(n)
             continue
         homes = {group[id(u)] for u in users.get(id(n), [])}
+        if n.op == "REDUCE":
+            root = by_id.get(next(iter(homes))) if len(homes) == 1 else None
+            if config.fusion and root is not None and root.op not in ("REDUCE", "VIEW", *ALWAYS_BOUNDARY) and \
+                    root.shape == n.srcs[0].shape and row_axes.get(id(root), n.arg[1]) == n.arg[1] and \
+                    n.numel < n.srcs[0].numel:
+                # read back only at its own rows by the kernel of its consumer: that kernel loops over each row
+                # once per reduction, then writes the row (softmax, log_softmax, layer norm: one kernel)
+                log(3, f"{n.arg[0]}{n.shape} runs inside the row kernel of {root.op}{root.shape}")
+                row_axes[id(root)] = n.arg[1]
+                group[id(n)] = id(root)
+            else:
+                bound.add(id(n))
+                group[id(n)] = id(n)
+            continue
         if len(homes) == 1:
             group[id(n)] = homes.pop()
         else:
@@ -97,15 +114,36 @@ def boundaries(targets) -> tuple[list[Node], set]:
             bound.add(id(n))
             group[id(n)] = id(n)
     if config.fusion:
-        _fuse_epilogues(order, users, group, bound)
+        _fuse_epilogues(order, users, group, bound, set(row_axes))
     return order, bound
 
 
-def _fuse_epilogues(order, users, group, bound) -> None:
+def _row_expand(v: Node) -> bool:
+    """v broadcasts a lazy value over new axes (as x - x.max(1, keepdim=True) does)."""
+    s = v.srcs[0] if v.op == "VIEW" else None
+    return s is not None and not s.realized and len(s.shape) == len(v.shape) and v.numel > s.numel and \
+        v.arg == View.contiguous(s.shape).expand(v.shape)
+
+
+def _per_row(s: Node, full_shape) -> bool:
+    """s is computed per row from a reduction of a `full_shape` tensor: a row kernel can compute it in place."""
+    stack = [s]
+    while stack:
+        n = stack.pop()
+        if n.realized or n.shape != s.shape or n.op in ALWAYS_BOUNDARY or n.op == "VIEW":
+            continue
+        if n.op == "REDUCE":
+            if n.srcs[0].shape == tuple(full_shape):
+                return True
+            continue
+        stack.extend(n.srcs)
+    return False
+
+
+def _fuse_epilogues(order, users, group, bound, taken) -> None:
     """A reduction or matmul whose one consumer is elementwise at the same index (no view in between) runs that
     consumer's kernel as its epilogue: `relu(x @ w + b)` and `x.sum(1) * 2` are one kernel each."""
     by_id = {id(n): n for n in order}
-    taken = set()
     for r in order:
         us = users.get(id(r), [])
         if r.op not in ("REDUCE", "MATMUL") or id(r) not in bound or len(us) != 1 or r.realized:

@@ -318,7 +318,10 @@ class Tensor:
         return self._binary("ADD", o, True, name="add")
 
     def __sub__(self, o):
-        return self + (-self._other(o, "sub"))
+        o = self._other(o, "sub")
+        if o.ndim and o.shape != self.shape:  # broadcast first, so a row value is negated where it is used
+            o = o.expand(_broadcast_shape(self.shape, o.shape, "sub"))
+        return self + (-o)
 
     def __rsub__(self, o):
         return self._other(o, "sub") + (-self)
