@@ -6,7 +6,7 @@ import numpy as np
 
 from gradc import dtypes as dt
 from gradc.device import Backend
-from gradc.ops import ELEMENTWISE, REDUCE
+from gradc.ops import ELEMENTWISE, REDUCE, philox_uniform
 
 
 def list_devices() -> list[str]:
@@ -59,6 +59,9 @@ class ReferenceBackend(Backend):
                 r = np.where(valid, src[np.where(valid, idx, 0)] if src.size else 0, 0)
             elif n.op == "CAST":
                 r = ev(n.srcs[0]).astype(_compute(n.dtype))
+            elif n.op == "RAND":
+                seed, offset = (int(ev(s).reshape(-1)[0]) for s in n.srcs)
+                r = philox_uniform(seed, np.uint64(offset) + np.arange(n.numel, dtype=np.uint64)).reshape(n.shape)
             elif n.op == "MATMUL":
                 r = np.matmul(ev(n.srcs[0]), ev(n.srcs[1]))
             elif n.op == "REDUCE":

@@ -2,6 +2,7 @@
 __version__ = "0.1.0"
 
 from . import autograd, debug  # noqa: E402
+from . import indexing as _indexing  # noqa: E402  (attaches gather, scatter_add, index_add, ...)
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: E402
 from .device import default_device as get_default_device  # noqa: E402
 from .device import device, devices, set_default_device  # noqa: E402

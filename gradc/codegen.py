@@ -38,20 +38,23 @@ class Dialect:
     inf: str
     nan: str
     vectors: bool  # arithmetic on vector types (floatN) is part of the language
+    u64: str  # unsigned 64-bit integer type
+    device_fn: str  # qualifier of a helper function callable from kernels
 
 
 OPENCL = Dialect(
     "opencl", "#pragma OPENCL EXTENSION cl_khr_fp64 : enable\n", "__kernel", "__global ", "__local ",
     "get_global_id(0)", "get_global_id(1)", "get_global_id(2)", "get_local_id(0)", "get_group_id(0)",
-    "barrier(CLK_LOCAL_MEM_FENCE)",
-    ("uchar", "long", "half"), "long", "vload_half({i}, {p})", "vstore_half({v}, {i}, {p})", "INFINITY", "NAN", True)
+    "barrier(CLK_LOCAL_MEM_FENCE)", ("uchar", "long", "half"), "long", "vload_half({i}, {p})",
+    "vstore_half({v}, {i}, {p})", "INFINITY", "NAN", True, "ulong", "")
 
 CUDA = Dialect(
     "cuda", "#include <cuda_fp16.h>\n", 'extern "C" __global__', "", "__shared__ ",
     "(blockIdx.x * blockDim.x + threadIdx.x)", "(blockIdx.y * blockDim.y + threadIdx.y)",
     "(blockIdx.z * blockDim.z + threadIdx.z)", "threadIdx.x", "blockIdx.x", "__syncthreads()",
     ("unsigned char", "long long", "__half"), "long long", "__half2float({p}[{i}])", "{p}[{i}] = __float2half({v})",
-    "__int_as_float(0x7f800000)", "__int_as_float(0x7fffffff)", False)
+    "__int_as_float(0x7f800000)", "__int_as_float(0x7fffffff)", False,
+    "unsigned long long", "__device__")
 
 DIALECTS = {"opencl": OPENCL, "cuda": CUDA}
 
@@ -200,6 +203,9 @@ class Renderer:
             i, ok = n.arg.index(idx)
             ok = f"{valid} && {ok}" if valid and ok else valid or ok
             v = self.expr(n.srcs[0], self.index(i), ok)
+        elif n.op == "RAND":  # arguments: the seed and the stream position of element 0
+            seed, offset = (self.expr(s, idx) for s in n.srcs)
+            v = self.var(ct, f"gradc_rand(({self.d.u64}){seed}, ({self.d.u64}){offset} + {idx})")
         elif n.op == "CAST":
             x = self.expr(n.srcs[0], idx, valid)
             v = self.var(ct, f"({x} != 0)" if n.dtype is dt.bool_ else f"({ct}){x}")
@@ -281,7 +287,7 @@ def render(k: Kernel, d: Dialect, backend=None) -> tuple[str, tuple, tuple]:
     r = Renderer(k, d)
     out = k.out
     tmpl = _env().get_template(f"{k.kind if k.kind != 'setview' else 'elementwise'}.j2")
-    common = dict(d=d, name=k.name, params=r.params())
+    common = dict(d=d, name=k.name, params=r.params(), rand=any(n.op == "RAND" for n in k.fused))
     if k.kind == "elementwise":
         r.vec = vector_width(k, d, backend)
         v = r.expr(out, "gid")

@@ -7,7 +7,8 @@ _METHODS = ("exp log log2 exp2 sqrt rsqrt sin cos tanh sigmoid relu abs neg nega
             "pow clamp clip maximum minimum logical_not eq ne lt le gt ge add sub mul div true_divide "
             "sum mean prod amax amin argmax argmin var std logsumexp softmax log_softmax all any "
             "matmul mm bmm dot t transpose permute reshape flatten unflatten squeeze unsqueeze narrow split chunk "
-            "unbind expand_as masked_fill clone detach numel").split()
+            "unbind expand_as masked_fill clone detach numel "
+            "gather scatter_add index_add index_select masked_select").split()
 
 
 def _method(name):

@@ -161,3 +161,61 @@ def setitem(x: Tensor, idx, value) -> None:
     hit = sel.any(0).reshape((n,) + (1,) * len(rest))
     out = where(hit, new, vf).reshape(v.shape)
     v._inplace(out)
+
+
+# ---------------------------------------------------------------- gather / scatter: one-hot selections along a dim
+
+
+def _select(index: Tensor, dim: int, n: int) -> Tensor:
+    """sel[..., j, k, ...] = (index[..., j, ...] == k), the new axis of size n right after `dim`."""
+    index = _checked(index, n, dim)
+    ar = arange(n, device=index.device).reshape([n if i == dim + 1 else 1 for i in range(index.ndim + 1)])
+    return index.unsqueeze(dim + 1) == ar
+
+
+def gather(x: Tensor, dim: int, index: Tensor) -> Tensor:
+    dim = dim % x.ndim
+    if index.ndim != x.ndim:
+        raise RuntimeError("Index tensor must have the same number of dimensions as input tensor")
+    n = x.shape[dim]
+    xs = x._slice(tuple(0 for _ in x.shape), tuple(n if i == dim else s for i, s in enumerate(index.shape)),
+                  (1,) * x.ndim) if any(s != t for i, (s, t) in enumerate(zip(index.shape, x.shape)) if i != dim) \
+        else x
+    return where(_select(index, dim, n), xs.unsqueeze(dim), 0).sum(dim + 1)
+
+
+def scatter_add(x: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
+    dim = dim % x.ndim
+    n = x.shape[dim]
+    src = src._slice((0,) * src.ndim, tuple(index.shape), (1,) * src.ndim) if src.shape != index.shape else src
+    contrib = where(_select(index, dim, n), src.unsqueeze(dim + 1), 0).sum(dim)
+    pads = {i: (0, x.shape[i] - contrib.shape[i]) for i in range(x.ndim) if i != dim}
+    return x + contrib.pad_dims(pads).to(x.dtype)
+
+
+def index_add(x: Tensor, dim: int, index: Tensor, source: Tensor, alpha=1) -> Tensor:
+    dim = dim % x.ndim
+    n = x.shape[dim]
+    sel = _select(index.reshape(-1), 0, n).to(source.dtype)  # (m, n)
+    moved = source.transpose(dim, -1) if dim != source.ndim - 1 else source
+    contrib = moved @ sel
+    contrib = contrib.transpose(dim, -1) if dim != source.ndim - 1 else contrib
+    return x + (contrib * alpha if alpha != 1 else contrib).to(x.dtype)
+
+
+def index_select(x: Tensor, dim: int, index: Tensor) -> Tensor:
+    dim = dim % x.ndim
+    return getitem(x, (slice(None),) * dim + (index.reshape(-1),))
+
+
+def masked_select(x: Tensor, mask: Tensor) -> Tensor:
+    return getitem(x.expand(mask.shape) if x.shape != mask.shape else x, mask.expand(x.shape))
+
+
+Tensor.gather = gather
+Tensor.scatter_add = scatter_add
+Tensor.scatter_add_ = lambda x, dim, index, src: x._inplace(scatter_add(x, dim, index, src))
+Tensor.index_add = index_add
+Tensor.index_add_ = lambda x, dim, index, source, alpha=1: x._inplace(index_add(x, dim, index, source, alpha))
+Tensor.index_select = index_select
+Tensor.masked_select = masked_select

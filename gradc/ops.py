@@ -82,6 +82,20 @@ REDUCE = {p.name: p for p in [
 ]}
 REDUCE_IDENTITY = {"SUM": 0, "MAX": -math.inf}
 
+def philox_uniform(seed: int, ctr: np.ndarray) -> np.ndarray:
+    """Philox4x32-10 at counters `ctr` (uint64) under key `seed`, as floats in [0, 1): the reference of RAND."""
+    m = np.uint64(0xFFFFFFFF)
+    ctr = ctr.astype(np.uint64)
+    c0, c1 = ctr & m, ctr >> np.uint64(32)
+    c2 = c3 = np.zeros_like(c0)
+    k0, k1 = np.uint64(seed & 0xFFFFFFFF), np.uint64((seed >> 32) & 0xFFFFFFFF)
+    for _ in range(10):
+        p0, p1 = np.uint64(0xD2511F53) * c0, np.uint64(0xCD9E8D57) * c2
+        c0, c1, c2, c3 = (p1 >> np.uint64(32)) ^ c1 ^ k0, p1 & m, (p0 >> np.uint64(32)) ^ c3 ^ k1, p0 & m
+        k0, k1 = (k0 + np.uint64(0x9E3779B9)) & m, (k1 + np.uint64(0xBB67AE85)) & m
+    return (c0 >> np.uint64(8)).astype(np.float32) * np.float32(2.0**-24)
+
+
 # Batched matmul over equal batch shapes (the Tensor layer broadcasts them with expand views first).
 MATMUL = Prim("MATMUL", "", np.matmul,
               lambda g, out, a, b: (g @ b.transpose(-1, -2), a.transpose(-1, -2) @ g))

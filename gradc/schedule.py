@@ -17,7 +17,7 @@ import numpy as np
 from .node import Node, View, prod
 
 LEAVES = ("BUFFER", "CONST", "ARG")
-ALWAYS_BOUNDARY = ("MATMUL", "CONTIGUOUS", "SETVIEW", "RAND")
+ALWAYS_BOUNDARY = ("MATMUL", "CONTIGUOUS", "SETVIEW")
 
 
 class _Config:
