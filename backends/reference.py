@@ -42,10 +42,11 @@ class ReferenceBackend(Backend):
         return kernel
 
     def launch(self, k, args, global_size=None, local_size=None):
-        out_buf, bufs = args[0], args[1 : 1 + len(k.inputs)]
+        n_out = 1 + len(k.outs)
+        out_buf, bufs = args[0], args[n_out: n_out + len(k.inputs)]
         memo = {id(n): np.asarray(b[: n.numel * n.dtype.itemsize].view(n.dtype.np)).reshape(n.shape)
                 .astype(_compute(n.dtype)) for n, b in zip(k.inputs, bufs)}
-        for n, v in zip(k.args, args[1 + len(k.inputs):]):
+        for n, v in zip(k.args, args[n_out + len(k.inputs):]):
             memo[id(n)] = np.full(n.shape, v, dtype=_compute(n.dtype))
 
         def ev(n):
@@ -57,6 +58,8 @@ class ReferenceBackend(Backend):
                 idx, valid = n.arg.np_index()
                 src = ev(n.srcs[0]).reshape(-1)
                 r = np.where(valid, src[np.where(valid, idx, 0)] if src.size else 0, 0)
+            elif n.op == "CONTIGUOUS":
+                r = ev(n.srcs[0])
             elif n.op == "CAST":
                 r = ev(n.srcs[0]).astype(_compute(n.dtype))
             elif n.op == "RAND":
@@ -78,8 +81,9 @@ class ReferenceBackend(Backend):
             res = out_buf.view(out.dtype.np)
             res[idx.reshape(-1)] = ev(out.srcs[1]).astype(out.dtype.np).reshape(-1)
             return
-        res = ev(out).astype(out.dtype.np)
-        out_buf[: res.nbytes] = np.ascontiguousarray(res).reshape(-1).view(np.uint8)
+        for node, buf in zip([out, *k.outs], args[:n_out]):
+            res = ev(node).astype(node.dtype.np)
+            buf[: res.nbytes] = np.ascontiguousarray(res).reshape(-1).view(np.uint8)
 
     def synchronize(self):
         pass

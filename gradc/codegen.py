@@ -206,6 +206,8 @@ class Renderer:
         elif n.op == "RAND":  # arguments: the seed and the stream position of element 0
             seed, offset = (self.expr(s, idx) for s in n.srcs)
             v = self.var(ct, f"gradc_rand(({self.d.u64}){seed}, ({self.d.u64}){offset} + {idx})")
+        elif n.op == "CONTIGUOUS":  # a copy: its value is its source's
+            v = self.expr(n.srcs[0], idx, valid)
         elif n.op == "CAST":
             x = self.expr(n.srcs[0], idx, valid)
             v = self.var(ct, f"({x} != 0)" if n.dtype is dt.bool_ else f"({ct}){x}")
@@ -227,6 +229,7 @@ class Renderer:
     def params(self) -> list[str]:
         g, d = self.d.glob, self.d
         ps = [f"{g}{stype(self.k.out.dtype, d)}* restrict out"]
+        ps += [f"{g}{stype(n.dtype, d)}* restrict out{i + 1}" for i, n in enumerate(self.k.outs)]
         ps += [f"{g}const {stype(n.dtype, d)}* restrict in{i}" for i, n in enumerate(self.k.inputs)]
         ps += [f"{ctype(n.dtype, d)} a{i}" for i, n in enumerate(self.k.args)]
         return ps
@@ -259,7 +262,7 @@ def vector_width(k: Kernel, d: Dialect, backend) -> int:
     """Contiguous float32 kernels of plain arithmetic run on vectors where the device prefers them (PoCL's CPU
     device only vectorizes math functions given vector types: tanh on float8 is ~5x faster than on floats)."""
     w = getattr(backend, "vector_width", 1) if d.vectors else 1
-    ok = w > 1 and k.out.numel % w == 0 and all(
+    ok = w > 1 and k.out.numel % w == 0 and all(o.dtype is dt.float32 for o in k.outs) and all(
         n.dtype is dt.float32 and n.op in VECTOR_OPS for n in k.fused) and all(
         n.dtype is dt.float32 and n.shape == k.out.shape for n in k.inputs)
     return w if ok else 1
@@ -291,7 +294,9 @@ def render(k: Kernel, d: Dialect, backend=None) -> tuple[str, tuple, tuple]:
     if k.kind == "elementwise":
         r.vec = vector_width(k, d, backend)
         v = r.expr(out, "gid")
-        lines = r.lines + [r.store(out, "gid", v)]
+        stores = [r.store(out, "gid", v)] + [r.store(o, "gid", r.expr(o, "gid"), f"out{i + 1}")
+                                             for i, o in enumerate(k.outs)]
+        lines = r.lines + stores
         n, local = out.numel // r.vec, 64
         src = tmpl.render(**common, n=n, lines=lines)
         return src, (-(-n // local) * local,), (local,)

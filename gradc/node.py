@@ -91,6 +91,32 @@ class View:
                     base_stride, tensor_numel, view_numel = ost[d - 1], 1, 1
         return View(shape, tuple(new_strides), self.offset) if view_d == -1 else None
 
+    def compose(self, outer: View) -> View | None:
+        """The single view of this view's source that `outer` (a view over this view's elements, in row-major
+        order) amounts to, or None when strides cannot express it."""
+        if self.mask is not None:
+            return None
+        cs = contiguous_strides(self.shape)
+        rest, start = outer.offset, []
+        for c in cs:  # where outer's first element sits, as an index into self
+            start.append(rest // c if c else 0)
+            rest = rest % c if c else rest
+        reach = list(start)
+        strides = []
+        for n, st in zip(outer.shape, outer.strides):
+            if n == 1 or st == 0:
+                strides.append(0)
+                continue
+            k = next((k for k, c in enumerate(cs) if c and st % c == 0 and st // c < self.shape[k]), None)
+            if k is None:
+                return None
+            reach[k] += (n - 1) * (st // cs[k])
+            strides.append(st // cs[k] * self.strides[k])
+        if any(r >= s for r, s in zip(reach, self.shape)):  # a step would carry into the next dim
+            return None
+        offset = self.offset + sum(i * st for i, st in zip(start, self.strides))
+        return View(outer.shape, tuple(strides), offset, outer.mask)
+
     def np_index(self):
         """(source index, validity) arrays of this view's shape, for the numpy reference interpreter."""
         import numpy as np

@@ -43,6 +43,12 @@ class Kernel:
     name: str = ""
     reduce: Node | None = None  # the REDUCE or MATMUL node a reduce/matmul kernel is built around
     reds: list = field(default_factory=list)  # the reductions computed inside, sources first
+    outs: list = field(default_factory=list)  # further nodes the kernel stores, besides `out`
+
+
+# One of these over loaded values costs less to recompute in each consumer kernel than to store and load back
+# (the comparison relu saves for its backward, say).
+CHEAP_OPS = ("CAST", "NEG", "ADD", "MUL", "MAX", "CMPLT", "CMPEQ", "WHERE")
 
 
 def cheap(n: Node) -> bool:
@@ -85,14 +91,18 @@ def boundaries(targets) -> tuple[list[Node], set]:
                 bound.add(id(s.srcs[0]) if s.op == "VIEW" and s.arg.mask is None else id(s))
         if not config.fusion and n.op not in LEAVES and n.op != "VIEW":
             bound.add(id(n))
-    group: dict[int, int] = {}
+    group: dict[int, int] = {}  # node -> the boundary node whose kernel computes it
+    homes_of: dict[int, set] = {}  # node -> the kernels that read it (several for a duplicated node)
+    dup: set = set()  # cheap nodes recomputed inside each consumer kernel; their sources cannot be duplicated too
     by_id = {id(n): n for n in order}
     row_axes: dict[int, tuple] = {}  # root of a row kernel -> the axes its reductions run over
     for n in reversed(order):  # consumers before producers
         if id(n) in bound or cheap(n):
-            group[id(n)] = id(n)
+            group[id(n)], homes_of[id(n)] = id(n), {id(n)}
             continue
-        homes = {group[id(u)] for u in users.get(id(n), [])}
+        us = users.get(id(n), [])
+        homes = set().union(*(homes_of[id(u)] for u in us))
+        homes_of[id(n)] = homes
         if n.op == "REDUCE":
             root = by_id.get(next(iter(homes))) if len(homes) == 1 else None
             if config.fusion and root is not None and root.op not in ("REDUCE", "VIEW", *ALWAYS_BOUNDARY) and \
@@ -105,14 +115,17 @@ def boundaries(targets) -> tuple[list[Node], set]:
                 group[id(n)] = id(root)
             else:
                 bound.add(id(n))
-                group[id(n)] = id(n)
+                group[id(n)], homes_of[id(n)] = id(n), {id(n)}
             continue
         if len(homes) == 1:
-            group[id(n)] = homes.pop()
+            group[id(n)] = next(iter(homes))
+        elif config.fusion and n.op in CHEAP_OPS and not any(id(u) in dup for u in us):
+            log(3, f"{n.op}{n.shape} feeds {len(homes)} kernels: recomputed in each")
+            dup.add(id(n))
         else:
             log(3, f"{n.op}{n.shape} feeds {len(homes)} kernels: it gets its own buffer")
             bound.add(id(n))
-            group[id(n)] = id(n)
+            group[id(n)], homes_of[id(n)] = id(n), {id(n)}
     if config.fusion:
         _fuse_epilogues(order, users, group, bound, set(row_axes))
     return order, bound
@@ -148,7 +161,7 @@ def _fuse_epilogues(order, users, group, bound, taken) -> None:
         us = users.get(id(r), [])
         if r.op not in ("REDUCE", "MATMUL") or id(r) not in bound or len(us) != 1 or r.realized:
             continue
-        root = by_id.get(group.get(id(us[0])))
+        root = by_id.get(group.get(id(us[0]), -1))
         if root is None or root.op in ALWAYS_BOUNDARY or root.op == "VIEW" or root.numel != r.numel or \
                 id(root) in taken or not _plain_path(root, r, bound):
             continue
@@ -178,7 +191,40 @@ def schedule(targets) -> list[Kernel]:
     from .codegen import lower
 
     order, bound = boundaries([t for t in targets if not t.realized])
-    return [lower(n, bound) for n in order if id(n) in bound and n.op not in ("BUFFER",)]
+    kernels = [lower(n, bound) for n in order if id(n) in bound and n.op not in ("BUFFER",)]
+    return _merge_outputs(kernels, order, bound) if config.fusion else kernels
+
+
+def _merge_outputs(kernels, order, bound) -> list[Kernel]:
+    """An elementwise kernel whose result only one later elementwise kernel of the same size reads (at the same
+    index) runs inside that kernel, which stores both: an optimizer's new momentum and new weight, one kernel."""
+    from .codegen import lower
+
+    users: dict[int, list] = {}
+    for n in order:
+        for s in n.srcs:
+            users.setdefault(id(s), []).append(n)
+    home = {id(n): k for k in kernels for n in k.fused}
+    merged = {}
+    for ka in kernels:
+        a = ka.out
+        us = users.get(id(a), [])
+        kb = home.get(id(us[0])) if us else None
+        if ka.kind != "elementwise" or ka.outs or kb is None or kb.kind != "elementwise" or \
+                kb.out.numel != a.numel or any(home.get(id(u)) is not kb for u in us) or a.device != kb.out.device:
+            continue
+        if not _plain_path(kb.out, a, bound - {id(a)}):
+            continue
+        bound.discard(id(a))
+        new = lower(kb.out, bound)
+        new.outs = [*kb.outs, a, *[o for o in ka.outs]]
+        log(3, f"{a.op}{a.shape} is stored by the kernel that reads it ({new.name})")
+        merged[id(ka)] = None
+        merged[id(kb)] = new
+        for n in new.fused:
+            home[id(n)] = new
+        kernels[kernels.index(kb)] = new
+    return [k for k in kernels if merged.get(id(k), k) is not None]
 
 
 def run(kernels) -> None:
@@ -186,16 +232,17 @@ def run(kernels) -> None:
 
     for k in kernels:
         backend = k.out.device.backend
-        out = k.out
-        buf = backend.buffer(prod(out.shape) * out.dtype.itemsize)
+        outs = [k.out, *k.outs]
+        bufs = [backend.buffer(o.numel * o.dtype.itemsize) for o in outs]
         if k.kind == "setview":  # writes through a view into a copy of the base: start from the base's values
-            backend.copy_buffer(k.inputs[0].buffer.handle, buf.handle, buf.nbytes)
-        if out.numel:
+            backend.copy_buffer(k.inputs[0].buffer.handle, bufs[0].handle, bufs[0].nbytes)
+        if k.out.numel:
             prog = backend.compiled(k)
-            args = [buf.handle] + [i.buffer.handle for i in k.inputs] + [_scalar(a) for a in k.args]
+            args = [b.handle for b in bufs] + [i.buffer.handle for i in k.inputs] + [_scalar(a) for a in k.args]
             debug.record(k, prog, backend)
             backend.launch(prog.handle, args, prog.global_size, prog.local_size)
-        out.buffer, out.srcs = buf, ()  # drop the sources so the graph behind a realized node can be freed
+        for o, b in zip(outs, bufs):
+            o.buffer, o.srcs = b, ()  # drop the sources so the graph behind a realized node can be freed
 
 
 def _scalar(n: Node):

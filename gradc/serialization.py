@@ -17,6 +17,12 @@ from .tensor import Tensor, tensor
 _TREE, _ORDER = "gradc.tree", "gradc.order"
 
 
+def _tensor(a: np.ndarray, device) -> Tensor:
+    # gradc.tensor currently turns a 0-d array into shape (1,) (np.ascontiguousarray in tensor._leaf): reshape back
+    t = tensor(a.reshape(-1) if a.ndim == 0 else a, dtype=dt.from_numpy(a.dtype), device=device)
+    return t.reshape(()) if a.ndim == 0 else t
+
+
 def _np(t: Tensor) -> np.ndarray:
     return np.ascontiguousarray(t.detach()._to_numpy())
 
@@ -49,8 +55,7 @@ def _encode(obj, arrays: dict):
 def _decode(obj, arrays: dict, device):
     if isinstance(obj, dict):
         if "$t" in obj:
-            a = arrays[obj["$t"]]
-            return tensor(a, dtype=dt.from_numpy(a.dtype), device=device)
+            return _tensor(arrays[obj["$t"]], device)
         if "$a" in obj:
             return arrays[obj["$a"]]
         if "$f" in obj:
@@ -95,4 +100,4 @@ def load(f, map_location=None, weights_only=True, mmap=None):
         return _decode(json.loads(meta[_TREE]), arrays, map_location)
     keys = json.loads(meta[_ORDER]) if _ORDER in meta else list(arrays)
     keys = keys if sorted(keys) == sorted(arrays) else list(arrays)
-    return {k: tensor(arrays[k], dtype=dt.from_numpy(arrays[k].dtype), device=map_location) for k in keys}
+    return {k: _tensor(arrays[k], map_location) for k in keys}

@@ -9,7 +9,7 @@ import numpy as np
 
 from . import dtypes as dt
 from . import schedule
-from .autograd import PrimBackward, is_grad_enabled, run_backward
+from .autograd import PrimBackward, is_grad_enabled, no_grad, run_backward
 from .device import default_device, device
 from .node import Node, View, prod
 from .ops import BINARY, MATMUL, REDUCE, TERNARY, UNARY
@@ -440,7 +440,12 @@ class Tensor:
         return 1 / (1 + (-self).exp())
 
     def relu(self):
-        return self.where_self(self > 0, 0)
+        with no_grad():
+            out = where(self > 0, self, _c(0, self))
+        # the gradient reads the output, as torch's does: the input need not outlive the forward (it can stay
+        # inside a matmul's epilogue)
+        return self._record(Tensor._wrap(out._node), "ReluBackward0", lambda g, out, a: (where(out > 0, g, 0.0),),
+                            [self])
 
     def abs(self):
         return self.maximum(-self)
@@ -584,6 +589,12 @@ class Tensor:
                                f"permute(): duplicate dims are not allowed: {list(dims)}")
         if dims == tuple(range(self.ndim)):
             return self
+        n = self._node
+        if n.op == "MATMUL" and not n.realized and self._base is None and not self.requires_grad and \
+                dims == (*range(self.ndim - 2), self.ndim - 1, self.ndim - 2):
+            # (a @ b)^T = b^T @ a^T: a weight gradient comes out in the layout it is stored in, with no copy
+            a, b = (Tensor._wrap(s) for s in n.srcs)
+            return b.transpose(-1, -2) @ a.transpose(-1, -2)
         inv = tuple(np.argsort(dims))
         return self._movement(lambda v: v.permute(dims), "PermuteBackward0", lambda g, out, a: (g.permute(*inv),))
 
@@ -990,6 +1001,10 @@ class _HookHandle:
 def _view_node(src: Node, view: View) -> Node:
     if view.is_contiguous and view.shape == src.shape:
         return src
+    if src.op == "VIEW" and not src.realized:  # a view of a view is one view of the source, where strides allow
+        inner = src.arg.compose(view)
+        if inner is not None:
+            return _view_node(src.srcs[0], inner)
     if src.op in ("CONST", "ARG") and view.mask is None:  # a constant looks the same through any view
         return Node(src.op, (), view.shape, src.dtype, src.device, src.arg)
     return Node("VIEW", (src,), view.shape, src.dtype, src.device, view)
