@@ -138,6 +138,19 @@ def lower(out: Node, bound: set) -> Kernel:
     return k
 
 
+def structure(k: Kernel) -> tuple:
+    """Everything the rendered source depends on, as a hashable value: kernels of the same structure share a
+    source and a program, so a training loop renders each of its kernels once, not every step."""
+    pos = {id(n): ("in", i) for i, n in enumerate(k.inputs)}
+    pos.update({id(n): ("arg", i) for i, n in enumerate(k.args)})
+    pos.update({id(n): i for i, n in enumerate(k.fused)})
+    fused = tuple((n.op, n.shape, n.dtype.name, None if n.op == "ARG" else n.arg, tuple(pos.get(id(s)) for s in n.srcs))
+                  for n in k.fused)
+    return (k.kind, k.out.shape, k.out.dtype.name, k.out.arg if k.kind == "setview" else None,
+            tuple((n.shape, n.dtype.name) for n in k.inputs), tuple(n.dtype.name for n in k.args), fused,
+            tuple(pos.get(id(o)) for o in k.outs))
+
+
 # ---------------------------------------------------------------- rendering
 
 

@@ -46,18 +46,23 @@ class Backend:
     def compiled(self, kernel) -> Program:
         """Render (for the device's dialect) and compile a kernel, once per distinct source."""
         from . import debug
-        from .codegen import render
+        from .codegen import render, structure
 
+        if self.dialect is None:  # the reference interpreter runs the kernel IR itself
+            return Program(kernel.name, None, self.compile(kernel), (kernel.out.numel,), (1,))
+        key = structure(kernel)
+        known = self.__dict__.setdefault("_by_structure", {})
+        if key in known:
+            return known[key]
         for n in [kernel.out, *kernel.inputs, *kernel.fused]:
             self.check_dtype(n.dtype)
         progs = self.__dict__.setdefault("_programs", {})
-        if self.dialect is None:  # the reference interpreter runs the kernel IR itself
-            return Program(kernel.name, None, self.compile(kernel), (kernel.out.numel,), (1,))
         source, gsize, lsize = render(kernel, self.dialect, self)
         if source not in progs:
             debug.built(kernel.name, source)
             progs[source] = self.compile(source, kernel.name)
-        return Program(kernel.name, source, progs[source], gsize, lsize)
+        known[key] = prog = Program(kernel.name, source, progs[source], gsize, lsize)
+        return prog
 
     def check_dtype(self, d):
         if not self.supports(d):
@@ -132,6 +137,8 @@ class device:
         return f"device(type='{self.type}'" + ("" if self.index is None else f", index={self.index}") + ")"
 
     def __eq__(self, other):
+        if isinstance(other, device):
+            return self.type == other.type and self.index == other.index
         try:
             return str(self) == str(device(other))
         except (RuntimeError, TypeError):

@@ -595,7 +595,7 @@ class Tensor:
             # (a @ b)^T = b^T @ a^T: a weight gradient comes out in the layout it is stored in, with no copy
             a, b = (Tensor._wrap(s) for s in n.srcs)
             return b.transpose(-1, -2) @ a.transpose(-1, -2)
-        inv = tuple(np.argsort(dims))
+        inv = tuple(sorted(range(len(dims)), key=dims.__getitem__))
         return self._movement(lambda v: v.permute(dims), "PermuteBackward0", lambda g, out, a: (g.permute(*inv),))
 
     def transpose(self, d0, d1) -> Tensor:
