@@ -391,6 +391,6 @@ def render(k: Kernel, d: Dialect, backend=None) -> tuple[str, tuple, tuple]:
                            pa=pa, pb=pb, a_base=a_base, b_base=b_base, sa_n=va.strides[-2], sa_k=va.strides[-1],
                            sb_k=vb.strides[-2], sb_m=vb.strides[-1], epilogue=epilogue)
         g0, g1 = -(-n // TM), -(-m // (TNV * W))
-        l0 = 16 if g0 % 16 == 0 else 1
+        l0 = int(__import__("os").environ.get("GRADC_MM_L0", "16")) if g0 % 16 == 0 else 1
         return text, (g0, g1, nb), (l0, 1, 1)
     raise NotImplementedError(f"no template renders a {k.kind} kernel yet")

@@ -1,0 +1,44 @@
+"""1024x1024x1024 float32 matmul: gradc's matmul template vs numpy (OpenBLAS) and torch, in GFLOP/s."""
+from __future__ import annotations
+
+import numpy as np
+
+import gradc
+from common import machine, timeit, try_torch
+
+N = 1024
+
+
+def main():
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((N, N), dtype=np.float32), rng.standard_normal((N, N), dtype=np.float32)
+    x, y = gradc.tensor(a), gradc.tensor(b)
+    dev = x.device
+
+    def run():
+        gradc.realize(x @ y)
+        gradc.synchronize()
+
+    flop = 2 * N**3
+    rows = [("gradc", flop / timeit(run, 1, 5))]
+    with gradc.debug.kernels() as ks:
+        got = (x @ y).numpy()
+    ref = a.astype(np.float64) @ b
+    err = np.linalg.norm(got - ref) / np.linalg.norm(ref)
+    assert err < 1e-5, err
+    rows.append(("numpy (OpenBLAS)", flop / timeit(lambda: a @ b, 1, 5)))
+    torch = try_torch()
+    if torch is not None:
+        ta, tb = torch.from_numpy(a), torch.from_numpy(b)
+        rows.append(("torch (CPU)", flop / timeit(lambda: ta @ tb, 1, 5)))
+    print(f"\n{N}x{N}x{N} float32 matmul on {dev} ({dev.backend.description}); {machine()}")
+    print(f"{'what':<24} {'GFLOP/s':>9}")
+    for name, r in rows:
+        print(f"{name:<24} {r / 1e9:>9.1f}")
+    r = dict(rows)
+    print(f"gradc / numpy: {r['gradc'] / r['numpy (OpenBLAS)']:.2f} (target >= 0.5); relative error {err:.1e}")
+    print(f"kernel: {ks[0].name}, global {ks[0].global_size}, local {ks[0].local_size}")
+
+
+if __name__ == "__main__":
+    main()
