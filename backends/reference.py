@@ -76,9 +76,15 @@ class ReferenceBackend(Backend):
             return r
 
         out = k.out
+        try:
+            self._store(k, out, ev, args, n_out)
+        finally:
+            ev = memo = None  # noqa: F841  (break the closure's self-reference: buffers free without the gc)
+
+    def _store(self, k, out, ev, args, n_out):
         if k.kind == "setview":
             idx, _ = out.arg.np_index()
-            res = out_buf.view(out.dtype.np)
+            res = args[0].view(out.dtype.np)
             res[idx.reshape(-1)] = ev(out.srcs[1]).astype(out.dtype.np).reshape(-1)
             return
         for node, buf in zip([out, *k.outs], args[:n_out]):

@@ -330,6 +330,8 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
                         raise RuntimeError(f"Function {fn.name()} returned an invalid gradient - got {list(g.shape)} "
                                            f"but expected shape compatible with {list(t.shape)}")
                 if t.grad_fn is None:
+                    leaf = getattr(t, "_leaf", None)
+                    t = t if leaf is None else leaf  # a saved snapshot of a leaf accumulates into the leaf
                     add(leaf_grads, id(t), g, t)
                 else:
                     add(pending, (id(t.grad_fn), t._output_nr), g)

@@ -135,6 +135,7 @@ def lower(out: Node, bound: set) -> Kernel:
         if k.kind == "matmul" else (out.numel,)
     prefix = {"matmul": "MM", "row": "X"}.get(k.kind, k.kind[0].upper())
     k.name = f"{prefix}_{'_'.join(ops)}_{'x'.join(map(str, shape))}"
+    visit = None  # noqa: F841  (the recursive closure refers to itself: break the cycle so nodes free promptly)
     return k
 
 

@@ -101,7 +101,9 @@ class Tensor:
     def _snapshot(self) -> Tensor:
         """A detached tensor that keeps today's value whatever happens to self later (for saved tensors)."""
         t = _Saved.__new__(_Saved)._init(self._node)
-        t.requires_grad = self.requires_grad
+        # it stands for self in the backward graph, so higher-order gradients reach self's history and leaves
+        t.requires_grad, t.grad_fn, t._output_nr = self.requires_grad, self.grad_fn, self._output_nr
+        t._leaf = self if self.grad_fn is None else None
         return t
 
     def _shallow(self) -> Tensor:
