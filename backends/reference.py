@@ -43,7 +43,7 @@ class ReferenceBackend(Backend):
 
     def launch(self, k, args, global_size=None, local_size=None):
         n_out = 1 + len(k.outs)
-        out_buf, bufs = args[0], args[n_out: n_out + len(k.inputs)]
+        bufs = args[n_out: n_out + len(k.inputs)]
         memo = {id(n): np.asarray(b[: n.numel * n.dtype.itemsize].view(n.dtype.np)).reshape(n.shape)
                 .astype(_compute(n.dtype)) for n, b in zip(k.inputs, bufs)}
         for n, v in zip(k.args, args[n_out + len(k.inputs):]):
