@@ -62,21 +62,31 @@ FREED = ("Trying to backward through the graph a second time (or directly access
          "you need to access saved tensors after calling backward.")
 
 
-def _modified_error(t, saved_version, fn_name):
+def _modified_error(t, version, saved_version, fn_name):
     owner = f", which is output {t._output_nr} of {t.grad_fn.name()}," if t.grad_fn is not None else ""
     return RuntimeError(
         "one of the variables needed for gradient computation has been modified by an inplace operation: "
-        f"[{t.dtype!r} {list(t.shape)}]{owner} is at version {t._version}; expected version {saved_version} "
+        f"[{t.dtype!r} {list(t.shape)}]{owner} is at version {version}; expected version {saved_version} "
         f"instead (needed by {fn_name}). Hint: clone the tensor before modifying it in place, or do the in-place "
         "operation after backward().")
 
 
+def _edge(t):
+    """Where a gradient for forward input t goes, fixed when the op is recorded (as torch's next_functions): the
+    grad_fn that made t and which of its outputs t is, or the leaf t itself, or nowhere."""
+    if not getattr(t, "requires_grad", False):
+        return None
+    return (t.grad_fn, t._output_nr) if t.grad_fn is not None else t
+
+
 class BackwardFn:
-    """A node of the backward graph: `inputs` are the forward inputs (their grad_fns are `next_functions`)."""
+    """A node of the backward graph; `edges` lead to the nodes (or leaves) of its inputs."""
 
     def __init__(self, inputs):
-        self.inputs = tuple(inputs)
-        self.needs_input_grad = tuple(getattr(t, "requires_grad", False) and is_grad_enabled() for t in self.inputs)
+        inputs = tuple(inputs)
+        self.edges = tuple(_edge(t) for t in inputs)
+        self.shapes = tuple(getattr(t, "shape", None) for t in inputs)
+        self.needs_input_grad = tuple(e is not None and is_grad_enabled() for e in self.edges)
         self.released = False
         self.hooks: dict[int, list] = {}
         self.retained: dict[int, object] = {}
@@ -86,7 +96,7 @@ class BackwardFn:
 
     @property
     def next_functions(self):
-        return tuple((t.grad_fn, 0) if hasattr(t, "grad_fn") and t.requires_grad else (None, 0) for t in self.inputs)
+        return tuple(e if isinstance(e, tuple) else (None, 0) for e in self.edges)
 
     def apply(self, *grads):
         raise NotImplementedError
@@ -105,7 +115,7 @@ class PrimBackward(BackwardFn):
         super().__init__(inputs)
         self._name, self.rule, self.arg = name, rule, arg
         self.saved = [t._snapshot() for t in inputs] + [out]
-        self.versions = [t._version for t in inputs]
+        self.versions = [(t._version_box, t._version) for t in inputs]
 
     def name(self) -> str:
         return self._name
@@ -117,9 +127,9 @@ class PrimBackward(BackwardFn):
         for x in xs:
             x._used = False
         grads = self.rule(g, out, *xs)
-        for t, x, v in zip(self.inputs, xs, self.versions):  # only values the rule read must be unchanged
-            if x._used and t._version != v:
-                raise _modified_error(t, v, self._name)
+        for x, (box, v) in zip(xs, self.versions):  # only values the rule read must be unchanged
+            if x._used and box[0] != v:
+                raise _modified_error(x, box[0], v, self._name)
         return grads
 
     def release(self):
@@ -142,7 +152,7 @@ class FunctionCtx:
         saved = getattr(self, "_saved", ())
         for t, v in zip(saved, self._saved_versions if saved else ()):
             if t is not None and t._version != v:
-                raise _modified_error(t, v, self.name())
+                raise _modified_error(t, t._version, v, self.name())
         return saved
 
     def mark_non_differentiable(self, *tensors):
@@ -262,15 +272,16 @@ def _topo(roots):
                 continue
             seen.add(id(fn))
             stack.append((fn, True))
-            for t in fn.inputs:
-                if getattr(t, "requires_grad", False) and t.grad_fn is not None:
-                    stack.append((t.grad_fn, False))
+            for e in fn.edges:
+                if isinstance(e, tuple):
+                    stack.append((e[0], False))
     return order[::-1]  # consumers first
 
 
 def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, inputs=None, accumulate=True):
     """Propagate grad_outputs from outputs. Accumulates into .grad of leaves, or returns the grads of `inputs`."""
     from . import schedule
+    from .node import prod
     from .tensor import Tensor
 
     pending: dict = {}  # (id(fn), output_nr) -> grad
@@ -317,24 +328,24 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
             in_grads = fn.apply(*grads)
             if not isinstance(in_grads, tuple):
                 in_grads = (in_grads,)
-            for t, g in zip(fn.inputs, in_grads):
-                if g is None or not getattr(t, "requires_grad", False):
+            for e, shape, g in zip(fn.edges, fn.shapes, in_grads):
+                if g is None or e is None:
                     continue
                 if not isinstance(g, Tensor):
                     raise TypeError(f"{fn.name()}.backward returned {type(g).__name__} where a Tensor or None was "
                                     "expected")
-                if tuple(g.shape) != tuple(t.shape):
-                    if g.numel() == t.numel():
-                        g = g.reshape(t.shape)
+                if tuple(g.shape) != tuple(shape):
+                    if g.numel() == prod(shape):
+                        g = g.reshape(shape)
                     else:
                         raise RuntimeError(f"Function {fn.name()} returned an invalid gradient - got {list(g.shape)} "
-                                           f"but expected shape compatible with {list(t.shape)}")
-                if t.grad_fn is None:
-                    leaf = getattr(t, "_leaf", None)
-                    t = t if leaf is None else leaf  # a saved snapshot of a leaf accumulates into the leaf
-                    add(leaf_grads, id(t), g, t)
+                                           f"but expected shape compatible with {list(shape)}")
+                if isinstance(e, tuple):
+                    add(pending, (id(e[0]), e[1]), g)
                 else:
-                    add(pending, (id(t.grad_fn), t._output_nr), g)
+                    leaf = getattr(e, "_leaf", None)
+                    e = e if leaf is None else leaf  # a saved snapshot of a leaf accumulates into the leaf
+                    add(leaf_grads, id(e), g, e)
             if not retain_graph:
                 fn.release()
     results = []

@@ -388,7 +388,8 @@ def render(k: Kernel, d: Dialect, backend=None) -> tuple[str, tuple, tuple]:
         r.names[(id(mm), "oi", None)] = "accv"
         v = r.expr(out, "oi")
         epilogue = r.lines + [r.store(out, "oi", v)]
-        text = tmpl.render(**common, N=n, M=m, K=kk, TM=TM, TNV=TNV, W=W, vt=f"float{W}" if W > 1 else "float",
+        t = ctype(mm.dtype, d)
+        text = tmpl.render(**common, N=n, M=m, K=kk, TM=TM, TNV=TNV, W=W, t=t, vt=f"{t}{W}" if W > 1 else t,
                            pa=pa, pb=pb, a_base=a_base, b_base=b_base, sa_n=va.strides[-2], sa_k=va.strides[-1],
                            sb_k=vb.strides[-2], sb_m=vb.strides[-1], epilogue=epilogue)
         g0, g1 = -(-n // TM), -(-m // (TNV * W))

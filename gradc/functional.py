@@ -1,6 +1,8 @@
 """Module-level functions that mirror Tensor methods (gradc.exp(x), gradc.matmul(a, b), ...), plus cat and stack."""
 from __future__ import annotations
 
+import builtins
+
 from .tensor import Tensor, _norm_dim
 
 _METHODS = ("exp log log2 exp2 sqrt rsqrt sin cos tanh sigmoid relu abs neg negative sign reciprocal square "
@@ -35,18 +37,19 @@ def min(input, dim=None, keepdim=False):  # noqa: A001
 def cat(tensors, dim=0) -> Tensor:
     """Each piece is zero-padded to the full extent along `dim` and the pieces are added: one elementwise kernel
     of masked loads, and the gradient (pad's: a slice) comes for free."""
+    # torch skips 1-D empty tensors in cat
     tensors = [t for t in tensors if not (t.ndim == 1 and t.numel() == 0)] or list(tensors)[:1]
     if not tensors:
         raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
     ref = tensors[0]
     dim = _norm_dim(dim, ref.ndim)
     for i, t in enumerate(tensors):
-        if t.ndim != ref.ndim or any(a != b for k, (a, b) in enumerate(zip(t.shape, ref.shape)) if k != dim):
+        if t.ndim != ref.ndim or builtins.any(a != b for k, (a, b) in enumerate(zip(t.shape, ref.shape)) if k != dim):
             raise RuntimeError(f"Sizes of tensors must match except in dimension {dim}. Expected size "
                                f"{ref.shape[1 - dim if ref.ndim > 1 else 0]} but got size "
                                f"{t.shape[1 - dim if t.ndim > 1 else 0]} for tensor number {i} in the list "
                                f"(shapes {[list(x.shape) for x in tensors]}).")
-    total = sum(t.shape[dim] for t in tensors)
+    total = builtins.sum(t.shape[dim] for t in tensors)
     out, at = None, 0
     for t in tensors:
         n = t.shape[dim]

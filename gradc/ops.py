@@ -40,9 +40,9 @@ def _np_div(a, b):
 
 
 def _np_unary(f):
-    def run(a):
+    def run(*a):
         with np.errstate(all="ignore"):
-            return f(a)
+            return f(*a)
     return run
 
 

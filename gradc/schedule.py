@@ -200,31 +200,43 @@ def _merge_outputs(kernels, order, bound) -> list[Kernel]:
     index) runs inside that kernel, which stores both: an optimizer's new momentum and new weight, one kernel."""
     from .codegen import lower
 
-    users: dict[int, list] = {}
-    for n in order:
-        for s in n.srcs:
-            users.setdefault(id(s), []).append(n)
-    home = {id(n): k for k in kernels for n in k.fused}
-    merged = {}
-    for ka in kernels:
-        a = ka.out
-        us = users.get(id(a), [])
-        kb = home.get(id(us[0])) if us else None
-        if ka.kind != "elementwise" or ka.outs or kb is None or kb.kind != "elementwise" or \
-                kb.out.numel != a.numel or any(home.get(id(u)) is not kb for u in us) or a.device != kb.out.device:
+    merged = True
+    while merged:
+        merged = False
+        for ka in kernels:
+            a = ka.out
+            readers = [k for k in kernels if any(i is a for i in k.inputs)]
+            kb = readers[0] if len(readers) == 1 else None
+            if ka.kind != "elementwise" or kb is None or kb.kind != "elementwise" or kb.out.numel != a.numel or \
+                    a.device != kb.out.device or not _read_at_index(kb.out, a, bound):
+                continue
+            bound.discard(id(a))
+            new = lower(kb.out, bound)
+            new.outs = [*kb.outs, a, *ka.outs]
+            log(3, f"{a.op}{a.shape} is stored by the kernel that reads it ({new.name})")
+            kernels[kernels.index(kb)] = new
+            kernels.remove(ka)
+            merged = True
+            break
+    return kernels
+
+
+def _read_at_index(root: Node, a: Node, bound) -> bool:
+    """Every read of `a` in root's kernel is at the kernel's output index (no view on the way)."""
+    stack, seen, found = [(root, False)], set(), False
+    while stack:
+        n, moved = stack.pop()
+        if n is a:
+            if moved:
+                return False
+            found = True
             continue
-        if not _plain_path(kb.out, a, bound - {id(a)}):
+        if (id(n), moved) in seen or n.realized or (n is not root and id(n) in bound):
             continue
-        bound.discard(id(a))
-        new = lower(kb.out, bound)
-        new.outs = [*kb.outs, a, *[o for o in ka.outs]]
-        log(3, f"{a.op}{a.shape} is stored by the kernel that reads it ({new.name})")
-        merged[id(ka)] = None
-        merged[id(kb)] = new
-        for n in new.fused:
-            home[id(n)] = new
-        kernels[kernels.index(kb)] = new
-    return [k for k in kernels if merged.get(id(k), k) is not None]
+        seen.add((id(n), moved))
+        reshape = n.op == "VIEW" and n.arg.is_contiguous and n.numel == n.srcs[0].numel
+        stack.extend((s, moved or n.op == "VIEW" and not reshape) for s in n.srcs)
+    return found
 
 
 def run(kernels) -> None:
