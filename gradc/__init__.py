@@ -37,5 +37,5 @@ half, double, long = float16, float64, int64
 float, int = float32, int32  # noqa: A001
 
 from . import nn, optim  # noqa: E402
-from .serialization import load, save  # noqa: E402
 from .random import manual_seed, rand, randint, randn, randperm  # noqa: E402
+from .serialization import load, save  # noqa: E402

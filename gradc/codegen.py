@@ -139,15 +139,25 @@ def lower(out: Node, bound: set) -> Kernel:
     return k
 
 
+def _static(n: Node):
+    """The part of a node's argument that is written into the source (views: their pattern, not the offsets)."""
+    return None if n.op == "ARG" else n.arg.pattern() if n.op == "VIEW" else n.arg
+
+
+def dynamic_args(k: Kernel) -> list[tuple]:
+    """(node, kind, dim, value) of every view value the kernel takes as an int argument, in parameter order."""
+    views = [n for n in k.fused if n.op == "VIEW"] + ([k.out] if k.kind == "setview" else [])
+    return [(n, kind, dim, v) for n in views for kind, dim, v in n.arg.dynamic()]
+
+
 def structure(k: Kernel) -> tuple:
     """Everything the rendered source depends on, as a hashable value: kernels of the same structure share a
     source and a program, so a training loop renders each of its kernels once, not every step."""
     pos = {id(n): ("in", i) for i, n in enumerate(k.inputs)}
     pos.update({id(n): ("arg", i) for i, n in enumerate(k.args)})
     pos.update({id(n): i for i, n in enumerate(k.fused)})
-    fused = tuple((n.op, n.shape, n.dtype.name, None if n.op == "ARG" else n.arg, tuple(pos.get(id(s)) for s in n.srcs))
-                  for n in k.fused)
-    return (k.kind, k.out.shape, k.out.dtype.name, k.out.arg if k.kind == "setview" else None,
+    fused = tuple((n.op, n.shape, n.dtype.name, _static(n), tuple(pos.get(id(s)) for s in n.srcs)) for n in k.fused)
+    return (k.kind, k.out.shape, k.out.dtype.name, k.out.arg.pattern() if k.kind == "setview" else None,
             tuple((n.shape, n.dtype.name) for n in k.inputs), tuple(n.dtype.name for n in k.args), fused,
             tuple(pos.get(id(o)) for o in k.outs))
 
@@ -165,6 +175,7 @@ class Renderer:
         self.vec = 1  # >1: each work-item computes this many contiguous float32 elements as one vector
         self.inputs = {id(n): i for i, n in enumerate(k.inputs)}
         self.accs: dict[int, str] = {}  # reductions computed earlier in this kernel -> their accumulator
+        self.dyn = {(id(n), kind, dim): f"d{i}" for i, (n, kind, dim, _) in enumerate(dynamic_args(k))}
         self.args = {id(n): i for i, n in enumerate(k.args)}
         self.count = 0
 
@@ -214,7 +225,7 @@ class Renderer:
         elif n.op == "VIEW" and self.accs and _row_expand(n):  # a per-row value: computed at the row index
             v = self.expr(n.srcs[0], "gid")
         elif n.op == "VIEW":
-            i, ok = n.arg.index(idx)
+            i, ok = n.arg.index(idx, self.param(n))
             ok = f"{valid} && {ok}" if valid and ok else valid or ok
             v = self.expr(n.srcs[0], self.index(i), ok)
         elif n.op == "RAND":  # arguments: the seed and the stream position of element 0
@@ -233,6 +244,9 @@ class Renderer:
         self.names[key] = v
         return v
 
+    def param(self, n: Node):
+        return lambda kind, dim, value: self.dyn[(id(n), kind, dim)]
+
     def store(self, n: Node, idx: str, v: str, p="out") -> str:
         if self.vec > 1:
             return f"vstore{self.vec}({v}, 0, {p} + {idx});" if self.accs else f"vstore{self.vec}({v}, {idx}, {p});"
@@ -246,14 +260,15 @@ class Renderer:
         ps += [f"{g}{stype(n.dtype, d)}* restrict out{i + 1}" for i, n in enumerate(self.k.outs)]
         ps += [f"{g}const {stype(n.dtype, d)}* restrict in{i}" for i, n in enumerate(self.k.inputs)]
         ps += [f"{ctype(n.dtype, d)} a{i}" for i, n in enumerate(self.k.args)]
+        ps += [f"int {name}" for name in self.dyn.values()]
         return ps
 
 
-def _operand(r: Renderer, x: Node) -> tuple[str, View]:
-    """A matmul operand's buffer parameter and the strided view it is read through."""
+def _operand(r: Renderer, x: Node) -> tuple[str, View, object]:
+    """A matmul operand's buffer parameter, the strided view it is read through, and how to name its offset."""
     if id(x) in r.inputs:
-        return f"in{r.inputs[id(x)]}", View.contiguous(x.shape)
-    return f"in{r.inputs[id(x.srcs[0])]}", x.arg
+        return f"in{r.inputs[id(x)]}", View.contiguous(x.shape), None
+    return f"in{r.inputs[id(x.srcs[0])]}", x.arg, r.param(x)
 
 
 @cache
@@ -318,7 +333,7 @@ def render(k: Kernel, d: Dialect, backend=None) -> tuple[str, tuple, tuple]:
         val = k.fused[0] if k.fused else None
         src_node = out.srcs[1]
         v = r.expr(src_node, "gid")
-        i, _ = out.arg.index("gid")
+        i, _ = out.arg.index("gid", r.param(out))
         lines = r.lines + [r.store(out, r.index(i), v)]
         n, local = src_node.numel, 64
         del val
@@ -375,12 +390,12 @@ def render(k: Kernel, d: Dialect, backend=None) -> tuple[str, tuple, tuple]:
     if k.kind == "matmul":
         mm = k.reduce
         a, b = mm.srcs
-        (pa, va), (pb, vb) = (_operand(r, a), _operand(r, b))
+        (pa, va, qa), (pb, vb, qb) = (_operand(r, a), _operand(r, b))
         *batch, n, kk = a.shape
         m = b.shape[-1]
         nb = prod(batch)
-        a_base, _ = View(tuple(batch), va.strides[:-2], va.offset).index("bat")
-        b_base, _ = View(tuple(batch), vb.strides[:-2], vb.offset).index("bat")
+        a_base, _ = View(tuple(batch), va.strides[:-2], va.offset).index("bat", qa)
+        b_base, _ = View(tuple(batch), vb.strides[:-2], vb.offset).index("bat", qb)
         W = getattr(backend, "vector_width", 1) if d.vectors else 1
         W = W if W > 1 and vb.strides[-1] == 1 and m % W == 0 and mm.dtype is dt.float32 else 1
         TM, TNV = (4, 2) if W > 1 else (4, 4)

@@ -129,25 +129,42 @@ class View:
                 valid = valid & (ar >= self.mask[k][0]) & (ar < self.mask[k][1])
         return idx, valid
 
-    def index(self, lin: str) -> tuple[str, str | None]:
-        """C expressions (index into the source, validity or None) for the element at row-major position `lin`."""
+    def dynamic(self) -> list[tuple]:
+        """The values that change between otherwise identical views (where a slice starts, where padding ends):
+        (kind, dim, value) for a nonzero offset and for each mask bound that cuts. Kernels take them as arguments,
+        so x[t] for every time step t is one program."""
+        out = [("offset", None, self.offset)] if self.offset else []
+        for k, (s, m) in enumerate(zip(self.shape, self.mask or ())):
+            out += [("lo", k, m[0])] if m[0] > 0 else []
+            out += [("hi", k, m[1])] if m[1] < s else []
+        return out
+
+    def pattern(self) -> tuple:
+        """The view with its dynamic values reduced to which of them are present (for structural cache keys)."""
+        return self.shape, self.strides, tuple((kind, k) for kind, k, _ in self.dynamic())
+
+    def index(self, lin: str, param=None) -> tuple[str, str | None]:
+        """C expressions (index into the source, validity or None) for the element at row-major position `lin`.
+        `param(kind, dim, value)` names each dynamic value (default: the literal)."""
         if self.is_contiguous:
             return lin, None
+        param = param or (lambda kind, k, v: str(v))
         terms, valid = [], []
-        dims = [(s, st, m) for s, st, m in zip(self.shape, self.strides, self.mask or [None] * len(self.shape))]
         cstrides = contiguous_strides(self.shape)
-        for (s, st, m), cs in zip(dims, cstrides):
-            if s == 1 and m is None:
+        for k, (s, st, cs) in enumerate(zip(self.shape, self.strides, cstrides)):
+            m = self.mask[k] if self.mask else (0, s)
+            if s == 1 and m == (0, 1):
                 continue
             i = lin if cs * s >= prod(self.shape) else f"({lin} % {cs * s})"
             i = i if cs <= 1 else f"({i} / {cs})"
             if st:
                 terms.append(i if st == 1 else f"{i} * {st}")
-            if m is not None and m != (0, s):
-                valid.append(f"{i} >= {m[0]}" if m[1] >= s else f"{i} >= {m[0]} && {i} < {m[1]}" if m[0] > 0
-                             else f"{i} < {m[1]}")
+            if m[0] > 0:
+                valid.append(f"{i} >= {param('lo', k, m[0])}")
+            if m[1] < s:
+                valid.append(f"{i} < {param('hi', k, m[1])}")
         if self.offset:
-            terms.append(str(self.offset))
+            terms.append(param("offset", None, self.offset))
         return (" + ".join(terms) or "0"), (" && ".join(f"({v})" for v in valid) or None)
 
 

@@ -200,24 +200,27 @@ def _merge_outputs(kernels, order, bound) -> list[Kernel]:
     index) runs inside that kernel, which stores both: an optimizer's new momentum and new weight, one kernel."""
     from .codegen import lower
 
-    merged = True
-    while merged:
-        merged = False
-        for ka in kernels:
-            a = ka.out
-            readers = [k for k in kernels if any(i is a for i in k.inputs)]
-            kb = readers[0] if len(readers) == 1 else None
-            if ka.kind != "elementwise" or kb is None or kb.kind != "elementwise" or kb.out.numel != a.numel or \
-                    a.device != kb.out.device or not _read_at_index(kb.out, a, bound):
-                continue
-            bound.discard(id(a))
-            new = lower(kb.out, bound)
-            new.outs = [*kb.outs, a, *ka.outs]
-            log(3, f"{a.op}{a.shape} is stored by the kernel that reads it ({new.name})")
-            kernels[kernels.index(kb)] = new
-            kernels.remove(ka)
-            merged = True
-            break
+    readers: dict[int, list] = {}
+    for k in kernels:
+        for i in k.inputs:
+            readers.setdefault(id(i), []).append(k)
+    for ka in list(kernels):
+        a = ka.out
+        kb = readers.get(id(a), [None])[0] if len(readers.get(id(a), ())) == 1 else None
+        if ka.kind != "elementwise" or kb is None or kb.kind != "elementwise" or kb.out.numel != a.numel or \
+                a.device != kb.out.device or not _read_at_index(kb.out, a, bound):
+            continue
+        bound.discard(id(a))
+        new = lower(kb.out, bound)
+        new.outs = [*kb.outs, a, *ka.outs]
+        log(3, f"{a.op}{a.shape} is stored by the kernel that reads it ({new.name})")
+        kernels[kernels.index(kb)] = new
+        kernels.remove(ka)
+        for k in (ka, kb):  # the merged kernel reads what both read, except a
+            for i in k.inputs:
+                readers[id(i)] = [x for x in readers.get(id(i), []) if x is not k]
+        for i in new.inputs:
+            readers.setdefault(id(i), []).append(new)
     return kernels
 
 
@@ -241,6 +244,7 @@ def _read_at_index(root: Node, a: Node, bound) -> bool:
 
 def run(kernels) -> None:
     from . import debug
+    from .codegen import dynamic_args
 
     for k in kernels:
         backend = k.out.device.backend
@@ -251,6 +255,8 @@ def run(kernels) -> None:
         if k.out.numel:
             prog = backend.compiled(k)
             args = [b.handle for b in bufs] + [i.buffer.handle for i in k.inputs] + [_scalar(a) for a in k.args]
+            if prog.source is not None:
+                args += [np.int32(v) for *_, v in dynamic_args(k)]
             debug.record(k, prog, backend)
             backend.launch(prog.handle, args, prog.global_size, prog.local_size)
         for o, b in zip(outs, bufs):

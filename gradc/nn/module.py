@@ -77,7 +77,8 @@ def _parse_to(*args, **kwargs):
     if dtype is not None:
         dtype = dt.to_dtype(dtype)
         if not dtype.is_floating_point:
-            raise TypeError(f"nn.Module.to only accepts floating point or complex dtypes, but got desired dtype={dtype}")
+            raise TypeError("nn.Module.to only accepts floating point or complex dtypes, but got desired "
+                            f"dtype={dtype}")
     return (_device(dev) if isinstance(dev, (str, int)) else dev), dtype
 
 

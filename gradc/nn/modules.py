@@ -8,7 +8,8 @@ from itertools import islice
 
 from .. import dtypes as dt
 from ..autograd import no_grad
-from ..tensor import empty, ones, realize, tensor, zeros
+from ..device import default_device
+from ..tensor import empty, full, realize, zeros
 from . import functional as F
 from . import init
 from .module import Module, _addindent
@@ -70,6 +71,11 @@ __all__ = [
 
 def _empty(*shape, device=None, dtype=None):
     return Parameter(empty(*shape, device=device, dtype=dtype or dt.get_default_dtype()))
+
+
+def _filled(shape, value, dtype, device):
+    """A realized buffer of `value` on `device`, filled on the host (no kernel to compile for a constant)."""
+    return full(shape, value, dtype=dtype, device="cpu").to(device if device is not None else default_device())
 
 
 def _tuple(v, n):
@@ -648,9 +654,9 @@ class _BatchNorm(Module):
             self.register_parameter("bias", None)
         if track_running_stats:
             d = dtype or dt.get_default_dtype()
-            self.register_buffer("running_mean", zeros(num_features, device=device, dtype=d))
-            self.register_buffer("running_var", ones(num_features, device=device, dtype=d))
-            self.register_buffer("num_batches_tracked", zeros((), dtype=dt.int64, device=device))
+            self.register_buffer("running_mean", _filled((num_features,), 0.0, d, device))
+            self.register_buffer("running_var", _filled((num_features,), 1.0, d, device))
+            self.register_buffer("num_batches_tracked", _filled((), 0, dt.int64, device))
         else:
             self.register_buffer("running_mean", None)
             self.register_buffer("running_var", None)
@@ -661,7 +667,7 @@ class _BatchNorm(Module):
         if self.track_running_stats:
             init.zeros_(self.running_mean)
             init.ones_(self.running_var)
-            self.num_batches_tracked = zeros((), dtype=dt.int64, device=self.running_mean.device)
+            self.num_batches_tracked = _filled((), 0, dt.int64, self.running_mean.device)
 
     def reset_parameters(self):
         self.reset_running_stats()
@@ -1039,7 +1045,7 @@ class RNNBase(Module):
                                f"{x.shape[-1]}")
         states0 = self._init_state(x, hx, n_states)
         dirs = 2 if self.bidirectional else 1
-        seq_len, n = x.shape[0], x.shape[1]
+        seq_len = x.shape[0]
         finals = [[] for _ in range(n_states)]
         layer_in = x
         for layer in range(self.num_layers):

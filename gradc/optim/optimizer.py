@@ -149,9 +149,14 @@ class Optimizer:
         state = {}
         for p, s in self.state.items():
             if id(p) in index:
-                state[index[id(p)]] = {k: (full((), float(v), device="cpu") if k == "step" and not isinstance(v, Tensor) else
-                                           v.detach() if isinstance(v, Tensor) else v) for k, v in s.items()}
+                state[index[id(p)]] = {k: self._export(k, v) for k, v in s.items()}
         return {"state": state, "param_groups": groups}
+
+    @staticmethod
+    def _export(name, value):
+        if name == "step" and not isinstance(value, Tensor):
+            return full((), float(value), device="cpu")  # a 0-d float32 tensor, as torch keeps it
+        return value.detach() if isinstance(value, Tensor) else value
 
     def load_state_dict(self, state_dict: dict) -> None:
         state_dict = dict(state_dict)
