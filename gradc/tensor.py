@@ -309,8 +309,9 @@ class Tensor:
         if op == "DIV" and d.kind != "f":
             d = dt.float32
         a, b = a.to(d), b.to(d)
-        shape = _broadcast_shape(a.shape, b.shape, name)
-        a, b = a.expand(shape), b.expand(shape)
+        if a._node.shape != b._node.shape:
+            shape = _broadcast_shape(a._node.shape, b._node.shape, name)
+            a, b = a.expand(shape), b.expand(shape)
         return _prim(op, BINARY[op], (a, b), out_dtype or (dt.bool_ if op.startswith("CMP") else d))
 
     def __add__(self, o):
@@ -495,6 +496,8 @@ class Tensor:
         return self._binary("POW", e, name="pow")
 
     def to(self, *args, **kwargs) -> Tensor:
+        if len(args) == 1 and not kwargs and args[0] is self._node.dtype:  # the common no-op in binary ops
+            return self
         target_dev, target_dt = kwargs.get("device"), kwargs.get("dtype")
         for a in args:
             if isinstance(a, Tensor):
@@ -614,6 +617,8 @@ class Tensor:
         return self.transpose(0, 1) if self.ndim == 2 else self
 
     def expand(self, *shape) -> Tensor:
+        if len(shape) == 1 and shape[0] == self._node.shape:  # the common no-op in broadcasting binary ops
+            return self
         shape = _shape_args(shape)
         if len(shape) < self.ndim:
             raise RuntimeError(f"expand: the number of sizes provided ({len(shape)}) must be greater or equal to the "
@@ -1035,9 +1040,9 @@ def _c(value, like: Tensor) -> Tensor:
 
 
 def _shape_args(shape) -> tuple:
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list, Size)):
-        shape = tuple(shape[0])
-    return tuple(int(s) for s in shape)
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = shape[0]
+    return tuple(s if type(s) is int else int(s) for s in shape)
 
 
 def _infer_shape(numel, shape) -> tuple:

@@ -394,7 +394,8 @@ class Module:
             if dtype is not None and t.dtype.is_floating_point and t.dtype is not dtype:
                 out = out.to(dtype)
             if dev is not None and out.device != dev:
-                out = out.to(dev)
+                # (through shape (1,): the core's device copy makes a 0-d tensor 1-d today)
+                out = out.reshape(1).to(dev).reshape(()) if out.ndim == 0 else out.to(dev)
             return out
 
         return self._apply(convert)

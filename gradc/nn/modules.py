@@ -75,7 +75,10 @@ def _empty(*shape, device=None, dtype=None):
 
 def _filled(shape, value, dtype, device):
     """A realized buffer of `value` on `device`, filled on the host (no kernel to compile for a constant)."""
-    return full(shape, value, dtype=dtype, device="cpu").to(device if device is not None else default_device())
+    dev = device if device is not None else default_device()
+    if shape == ():  # (moving a 0-d tensor between devices makes it 1-d in the core today: go through shape (1,))
+        return full((1,), value, dtype=dtype, device="cpu").to(dev).reshape(())
+    return full(shape, value, dtype=dtype, device="cpu").to(dev)
 
 
 def _tuple(v, n):
