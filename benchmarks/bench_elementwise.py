@@ -3,9 +3,10 @@ kernel on the same device (the bandwidth floor: one read and one write of the te
 from __future__ import annotations
 
 import numpy as np
-from common import machine, table, timeit, try_torch
 
 import gradc
+
+from common import machine, table, timeit, try_torch
 
 N = 2**24
 

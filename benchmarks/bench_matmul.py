@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 import gradc
+
 from common import machine, timeit, try_torch
 
 N = 1024

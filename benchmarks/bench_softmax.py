@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 import gradc
+
 from common import machine, table, timeit, try_torch
 
 ROWS, COLS = 2048, 4096

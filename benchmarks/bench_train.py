@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 import gradc
+
 from common import machine, timeit, try_torch
 
 

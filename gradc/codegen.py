@@ -398,7 +398,7 @@ def render(k: Kernel, d: Dialect, backend=None) -> tuple[str, tuple, tuple]:
         b_base, _ = View(tuple(batch), vb.strides[:-2], vb.offset).index("bat", qb)
         W = getattr(backend, "vector_width", 1) if d.vectors else 1
         W = W if W > 1 and vb.strides[-1] == 1 and m % W == 0 and mm.dtype is dt.float32 else 1
-        TM, TNV = (4, 2) if W > 1 else (4, 4)
+        TM, TNV, L0 = getattr(backend, "matmul_tile", (4, 2, 1) if W > 1 else (4, 4, 16))
         TNV = min(TNV, max(1, m // W))
         r.names[(id(mm), "oi", None)] = "accv"
         v = r.expr(out, "oi")
@@ -408,6 +408,6 @@ def render(k: Kernel, d: Dialect, backend=None) -> tuple[str, tuple, tuple]:
                            pa=pa, pb=pb, a_base=a_base, b_base=b_base, sa_n=va.strides[-2], sa_k=va.strides[-1],
                            sb_k=vb.strides[-2], sb_m=vb.strides[-1], epilogue=epilogue)
         g0, g1 = -(-n // TM), -(-m // (TNV * W))
-        l0 = int(__import__("os").environ.get("GRADC_MM_L0", "16")) if g0 % 16 == 0 else 1
+        l0 = L0 if g0 % L0 == 0 else 1
         return text, (g0, g1, nb), (l0, 1, 1)
     raise NotImplementedError(f"no template renders a {k.kind} kernel yet")
