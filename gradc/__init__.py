@@ -1,6 +1,15 @@
 """gradc: PyTorch's programming model on a small compiler that fuses ops into OpenCL C or CUDA C kernels."""
 __version__ = "0.1.0"
 
+import os as _os
+
+# In a source checkout backends/ and templates/ sit beside this package (installed, they live inside it as
+# gradc.backends and gradc.templates): let `python -c "import gradc"` from the checkout find them there too.
+_here = _os.path.dirname(__file__)
+if not _os.path.isdir(_os.path.join(_here, "backends")) and _os.path.isfile(
+        _os.path.join(_here, _os.pardir, "backends", "opencl.py")):
+    __path__.append(_os.path.join(_here, _os.pardir))
+
 from . import autograd, debug  # noqa: E402
 from . import indexing as _indexing  # noqa: E402  (attaches gather, scatter_add, index_add, ...)
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: E402
