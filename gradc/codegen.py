@@ -49,7 +49,7 @@ OPENCL = Dialect(
     "vstore_half({v}, {i}, {p})", "INFINITY", "NAN", True, "ulong", "")
 
 CUDA = Dialect(
-    "cuda", "#include <cuda_fp16.h>\n", 'extern "C" __global__', "", "__shared__ ",
+    "cuda", "#include <cuda_fp16.h>\n#define restrict __restrict__\n", 'extern "C" __global__', "", "__shared__ ",
     "(blockIdx.x * blockDim.x + threadIdx.x)", "(blockIdx.y * blockDim.y + threadIdx.y)",
     "(blockIdx.z * blockDim.z + threadIdx.z)", "threadIdx.x", "blockIdx.x", "__syncthreads()",
     ("unsigned char", "long long", "__half"), "long long", "__half2float({p}[{i}])", "{p}[{i}] = __float2half({v})",
@@ -175,6 +175,7 @@ class Renderer:
         self.vec = 1  # >1: each work-item computes this many contiguous float32 elements as one vector
         self.inputs = {id(n): i for i, n in enumerate(k.inputs)}
         self.accs: dict[int, str] = {}  # reductions computed earlier in this kernel -> their accumulator
+        self.row_shape = k.reds[0].shape if k.kind == "row" else None
         self.dyn = {(id(n), kind, dim): f"d{i}" for i, (n, kind, dim, _) in enumerate(dynamic_args(k))}
         self.args = {id(n): i for i, n in enumerate(k.args)}
         self.count = 0
@@ -222,7 +223,8 @@ class Renderer:
             v = literal(n.arg, n.dtype, self.d)
         elif n.op == "ARG":
             v = f"a{self.args[id(n)]}"
-        elif n.op == "VIEW" and self.accs and _row_expand(n):  # a per-row value: computed at the row index
+        elif n.op == "VIEW" and self.accs and _row_expand(n) and n.srcs[0].shape == self.row_shape:
+            # a value per row of this row kernel (a reduction over its axes, and what is computed from it)
             v = self.expr(n.srcs[0], "gid")
         elif n.op == "VIEW":
             i, ok = n.arg.index(idx, self.param(n))
@@ -307,10 +309,11 @@ def _nest(fn: str, xs: list) -> str:
 def row_vector_width(k: Kernel, d: Dialect, backend, inner: str, R: int) -> int:
     """Row kernels over contiguous rows of float32 run their loops on vectors, like elementwise kernels."""
     w = getattr(backend, "vector_width", 1) if d.vectors else 1
+    row = k.reds[0].shape
     plain = all(n.dtype is dt.float32 and (n.op in VECTOR_OPS or n.op == "REDUCE" or n.op == "VIEW" and
-                                           _row_expand(n)) for n in k.fused)
+                                           _row_expand(n) and n.srcs[0].shape == row) for n in k.fused)
     ok = w > 1 and inner == "r" and R % w == 0 and plain and all(
-        n.dtype is dt.float32 and (n.shape == k.out.shape or n.numel == prod(k.reds[0].shape)) for n in k.inputs)
+        n.dtype is dt.float32 and n.shape in (k.out.shape, row) for n in k.inputs)
     return w if ok else 1
 
 

@@ -86,6 +86,8 @@ def boundaries(targets) -> tuple[list[Node], set]:
             src = n.srcs[0]
             if n.arg.mask is not None or prod(n.shape) > prod(src.shape) or not config.fusion:
                 bound.add(id(src))  # padding needs bounds-checked loads; an expand would repeat the source's work
+        if n.op == "SETVIEW":  # the kernel starts from a copy of the base's buffer
+            bound.add(id(n.srcs[0]))
         if n.op == "MATMUL":  # the template reads its operands from buffers, through one strided view at most
             for s in n.srcs:
                 bound.add(id(s.srcs[0]) if s.op == "VIEW" and s.arg.mask is None else id(s))
@@ -162,7 +164,7 @@ def _fuse_epilogues(order, users, group, bound, taken) -> None:
         if r.op not in ("REDUCE", "MATMUL") or id(r) not in bound or len(us) != 1 or r.realized:
             continue
         root = by_id.get(group.get(id(us[0]), -1))
-        if root is None or root.op in ALWAYS_BOUNDARY or root.op == "VIEW" or root.numel != r.numel or \
+        if root is None or root.op in (*ALWAYS_BOUNDARY, "REDUCE", "VIEW") or root.numel != r.numel or \
                 id(root) in taken or not _plain_path(root, r, bound):
             continue
         if r.op == "MATMUL" and root.dtype.name != "float32" and root.dtype != r.dtype:
@@ -205,6 +207,8 @@ def _merge_outputs(kernels, order, bound) -> list[Kernel]:
         for i in k.inputs:
             readers.setdefault(id(i), []).append(k)
     for ka in list(kernels):
+        if not any(k is ka for k in kernels):  # already merged into a later kernel
+            continue
         a = ka.out
         kb = readers.get(id(a), [None])[0] if len(readers.get(id(a), ())) == 1 else None
         if ka.kind != "elementwise" or kb is None or kb.kind != "elementwise" or kb.out.numel != a.numel or \

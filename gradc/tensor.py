@@ -25,7 +25,9 @@ def _leaf(array: np.ndarray, dtype: dt.dtype, dev: device) -> Node:
     """A node holding a buffer with `array`'s values copied to the device."""
     backend = dev.backend
     backend.check_dtype(dtype)
-    array = np.ascontiguousarray(array, dtype=dtype.np)
+    array = np.asarray(array, dtype=dtype.np)
+    if not array.flags.c_contiguous:  # (np.ascontiguousarray would turn a 0-d array into shape (1,))
+        array = array.copy()
     buf = backend.buffer(array.nbytes)
     if array.nbytes:
         backend.copy_in(buf.handle, array)
@@ -150,7 +152,11 @@ class Tensor:
 
     @property
     def data(self) -> Tensor:
-        t = self.detach()
+        """The same values without history; in-place ops on it change self too (p.data.add_(...), as in torch)."""
+        base = self._base if self._base is not None else self
+        t = Tensor._wrap(self._node)
+        t._base, t._view, t._base_node = base, self._view or View.contiguous(self.shape), base._node
+        t._version_box = self._version_box
         return t
 
     @data.setter
@@ -869,7 +875,9 @@ class Tensor:
 
     # ------------------------------------------------------------ in place
     def _set_node(self, node: Node, bump=True):
-        if self._base is not None:  # writing through a view: the base gets a copy with the view's elements replaced
+        if self._base is not None and self._view.is_contiguous and self._view.shape == self._base._node.shape:
+            self._base._lazy = node  # an alias of the whole base (x.data): its new value is the base's
+        elif self._base is not None:  # writing through a view: the base gets a copy with the view's elements replaced
             base = self._base
             base._lazy = Node("SETVIEW", (base._node, node), base._node.shape, base.dtype, base.device, self._view)
             base._base_node = None

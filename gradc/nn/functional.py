@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import dtypes as dt
 from ..autograd import no_grad
+from ..functional import stack
 from ..random import rand
 from ..tensor import Tensor, arange, ones, realize, tensor, where
 
@@ -19,28 +20,6 @@ __all__ = [
     "binary_cross_entropy_with_logits", "layer_norm", "batch_norm", "embedding", "one_hot", "pad", "conv1d", "conv2d",
     "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "normalize", "cosine_similarity",
 ]
-
-
-def cat(tensors, dim=0) -> Tensor:
-    """gradc.cat as the core composes it (each piece zero-padded to the full extent, then added), kept here because
-    gradc.functional.cat currently calls the builtin any(), which that module shadows with gradc.any."""
-    tensors = list(tensors)
-    ref = tensors[0]
-    dim = dim % ref.ndim
-    total = sum(t.shape[dim] for t in tensors)
-    out, at = None, 0
-    for t in tensors:
-        n = t.shape[dim]
-        piece = t.pad_dims({dim: (at, total - at - n)})
-        out = piece if out is None else out + piece
-        at += n
-    return out
-
-
-def stack(tensors, dim=0) -> Tensor:
-    tensors = list(tensors)
-    dim = dim % (tensors[0].ndim + 1)
-    return cat([t.unsqueeze(dim) for t in tensors], dim)
 
 
 def _pair(v, n=2) -> tuple:

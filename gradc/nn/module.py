@@ -2,6 +2,7 @@
 names and messages, train/eval, moving between devices and dtypes."""
 from __future__ import annotations
 
+import copy
 from collections import OrderedDict, namedtuple
 
 import numpy as np
@@ -60,6 +61,47 @@ def _as_tensor_value(v):
         t = tensor(a.reshape(-1), dtype=dt.from_numpy(a.dtype))
         return t.reshape(a.shape)  # (gradc.tensor makes a 0-d array 1-d today)
     return None
+
+
+def zero_grads(params, set_to_none: bool = True) -> None:
+    """Module.zero_grad and Optimizer.zero_grad: drop the gradients, or zero them in place."""
+    for p in params:
+        if p.grad is None:
+            continue
+        if set_to_none:
+            p.grad = None
+        else:
+            with no_grad():
+                p.grad.zero_()
+
+
+def _to_device(t: Tensor, dev) -> Tensor:
+    """t.to(dev), through shape (1,) for a 0-d tensor: the core's device copy makes 0-d tensors 1-d today."""
+    return t.reshape(1).to(dev).reshape(()) if t.ndim == 0 else t.to(dev)
+
+
+def _tensors_in(obj, seen=None):
+    """The tensors inside dicts, lists, tuples and sets of obj (not inside submodules: they copy their own)."""
+    seen = set() if seen is None else seen
+    if id(obj) in seen:
+        return
+    seen.add(id(obj))
+    if isinstance(obj, Tensor):
+        yield obj
+    elif isinstance(obj, dict):
+        for v in obj.values():
+            yield from _tensors_in(v, seen)
+    elif isinstance(obj, (list, tuple, set, frozenset)):
+        for v in obj:
+            yield from _tensors_in(v, seen)
+
+
+def _clone(t: Tensor) -> Tensor:
+    with no_grad():
+        if isinstance(t, Parameter):
+            return Parameter(t.detach().clone(), t.requires_grad)
+        c = t.detach().clone()
+    return c.requires_grad_(True) if t.requires_grad and t.is_leaf else c
 
 
 def _parse_to(*args, **kwargs):
@@ -130,17 +172,21 @@ class Module:
         return h
 
     # ------------------------------------------------------------ registration
-    def register_parameter(self, name: str, param: Parameter | None) -> None:
-        if "_parameters" not in self.__dict__:
-            raise AttributeError("cannot assign parameter before Module.__init__() call")
+    def _check_name(self, kind: str, store: str, name) -> None:
+        """torch's checks (and messages) for a new parameter or buffer name."""
+        if store not in self.__dict__:
+            raise AttributeError(f"cannot assign {kind} before Module.__init__() call")
         if not isinstance(name, str):
-            raise TypeError(f"parameter name should be a string. Got {_typename(name)}")
+            raise TypeError(f"{kind} name should be a string. Got {_typename(name)}")
         if "." in name:
-            raise KeyError('parameter name can\'t contain "."')
+            raise KeyError(f'{kind} name can\'t contain "."')
         if name == "":
-            raise KeyError('parameter name can\'t be empty string ""')
-        if hasattr(self, name) and name not in self._parameters:
+            raise KeyError(f'{kind} name can\'t be empty string ""')
+        if hasattr(self, name) and name not in self.__dict__[store]:
             raise KeyError(f"attribute '{name}' already exists")
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        self._check_name("parameter", "_parameters", name)
         if param is None:
             self._parameters[name] = None
         elif not isinstance(param, Parameter):
@@ -154,16 +200,7 @@ class Module:
             self._parameters[name] = param
 
     def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
-        if "_buffers" not in self.__dict__:
-            raise AttributeError("cannot assign buffer before Module.__init__() call")
-        if not isinstance(name, str):
-            raise TypeError(f"buffer name should be a string. Got {_typename(name)}")
-        if "." in name:
-            raise KeyError('buffer name can\'t contain "."')
-        if name == "":
-            raise KeyError('buffer name can\'t be empty string ""')
-        if hasattr(self, name) and name not in self._buffers:
-            raise KeyError(f"attribute '{name}' already exists")
+        self._check_name("buffer", "_buffers", name)
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(f"cannot assign '{_typename(tensor)}' object to buffer '{name}' "
                             "(gradc Tensor or None required)")
@@ -257,6 +294,19 @@ class Module:
 
     def __setstate__(self, state):
         self.__dict__.update(state)
+
+    def __deepcopy__(self, memo):
+        """copy.deepcopy(model): every tensor it holds (parameters, buffers, plain attributes) is cloned first, so
+        the generic deepcopy of the rest finds the copies in `memo` (gradc tensors are not deep-copyable by
+        themselves: their device buffers are not picklable)."""
+        for t in _tensors_in(self.__dict__):
+            if id(t) not in memo:
+                memo[id(t)] = _clone(t)
+        new = type(self).__new__(type(self))
+        memo[id(self)] = new
+        for k, v in self.__dict__.items():
+            new.__dict__[k] = copy.deepcopy(v, memo)
+        return new
 
     # ------------------------------------------------------------ traversal
     def named_modules(self, memo=None, prefix="", remove_duplicate=True):
@@ -358,14 +408,7 @@ class Module:
         return self
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        for p in self.parameters():
-            if p.grad is None:
-                continue
-            if set_to_none:
-                p.grad = None
-            else:
-                with no_grad():
-                    p.grad.zero_()
+        zero_grads(self.parameters(), set_to_none)
 
     # ------------------------------------------------------------ devices and dtypes
     def _apply(self, fn):
@@ -394,8 +437,7 @@ class Module:
             if dtype is not None and t.dtype.is_floating_point and t.dtype is not dtype:
                 out = out.to(dtype)
             if dev is not None and out.device != dev:
-                # (through shape (1,): the core's device copy makes a 0-d tensor 1-d today)
-                out = out.reshape(1).to(dev).reshape(()) if out.ndim == 0 else out.to(dev)
+                out = _to_device(out, dev)
             return out
 
         return self._apply(convert)
@@ -498,7 +540,7 @@ class Module:
             for owner, kind, name, target, value in plan:
                 value = value.detach()
                 if value.device != target.device:
-                    value = value.to(target.device)
+                    value = _to_device(value, target.device)
                 if value.dtype is not target.dtype:
                     value = value.to(target.dtype)
                 if assign and kind == "param":

@@ -9,6 +9,7 @@ from itertools import islice
 from .. import dtypes as dt
 from ..autograd import no_grad
 from ..device import default_device
+from ..functional import cat, stack
 from ..tensor import empty, full, realize, zeros
 from . import functional as F
 from . import init
@@ -946,10 +947,10 @@ def _stack_time(hs):
     """Stack per-step outputs along time. A cat is one kernel reading every piece, so long sequences are stacked
     in realized chunks to keep each kernel's argument list short."""
     if len(hs) <= 32:
-        return F.stack(hs, 0)
-    chunks = [F.stack(hs[i:i + 32], 0) for i in range(0, len(hs), 32)]
+        return stack(hs, 0)
+    chunks = [stack(hs[i:i + 32], 0) for i in range(0, len(hs), 32)]
     realize(*chunks)
-    return F.cat(chunks, 0)
+    return cat(chunks, 0)
 
 
 class RNNBase(Module):
@@ -1067,11 +1068,11 @@ class RNNBase(Module):
                 outs.append(_stack_time(hs))
                 for i in range(n_states):
                     finals[i].append(state[i])
-            layer_in = outs[0] if dirs == 1 else F.cat(outs, -1)
+            layer_in = outs[0] if dirs == 1 else cat(outs, -1)
             if self.dropout and self.training and layer < self.num_layers - 1:
                 layer_in = F.dropout(layer_in, self.dropout, True)
         output = layer_in
-        finals = [F.stack(f, 0) for f in finals]
+        finals = [stack(f, 0) for f in finals]
         if batched and self.batch_first:
             output = output.transpose(0, 1)
         if not batched:

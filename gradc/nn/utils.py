@@ -4,8 +4,8 @@ from __future__ import annotations
 import math
 
 from ..autograd import no_grad
+from ..functional import cat
 from ..tensor import Tensor, realize, zeros
-from .functional import cat
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "get_total_norm", "parameters_to_vector", "vector_to_parameters"]
 

@@ -91,15 +91,9 @@ class Optimizer:
         self.param_groups.append(param_group)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                if set_to_none:
-                    p.grad = None
-                else:
-                    with no_grad():
-                        p.grad.zero_()
+        from ..nn.module import zero_grads
+
+        zero_grads((p for group in self.param_groups for p in group["params"]), set_to_none)
 
     # ------------------------------------------------------------ stepping
     def _update(self, group: dict, p: Tensor, state: dict) -> list:
@@ -203,6 +197,13 @@ class Optimizer:
                 value = value.to(p.device)
             return value.detach().clone()
         return value
+
+
+def _zeros_like(p: Tensor, value=0.0) -> Tensor:
+    """A realized zero buffer like p, filled on the host: state starts as a buffer, so the first step's update
+    kernel is the same program as every later step's (a lazy constant would be fused into a kernel of its own)."""
+    z = full(tuple(p.shape), value, dtype=p.dtype, device="cpu")
+    return z.to(p.device) if p.ndim else z.reshape(1).to(p.device).reshape(())
 
 
 def deepcopy_groups(groups):

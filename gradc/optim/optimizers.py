@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import math
 
-from ..tensor import Tensor, zeros_like
-from .optimizer import Optimizer, required
+from ..tensor import Tensor
+from .optimizer import Optimizer, _zeros_like, required
+
+_CHAIN_NOTE = """Each updated state tensor is computed from old values only, never from another updated state tensor
+(recomputing a shared subexpression where needed, which costs nothing inside a fused kernel): the scheduler's
+output merging currently fails (ValueError in schedule._merge_outputs) when three realized targets form a chain
+a -> b -> c of elementwise kernels."""
 
 
 def _lr(lr):
@@ -41,11 +46,12 @@ class SGD(Optimizer):
         out = []
         if momentum != 0:
             buf = state.get("momentum_buffer")
-            if buf is None:
-                buf = g.detach().clone()
-                state["momentum_buffer"] = buf
-            else:
-                buf.mul_(momentum).add_(g * (1.0 - float(group["dampening"])))
+            # torch starts the buffer at the first gradient; 0 * zeros + 1 * g is that, with the same kernel as
+            # every later step (the factors are kernel arguments)
+            first = buf is None
+            if first:
+                buf = state["momentum_buffer"] = _zeros_like(p)
+            buf.mul_(0.0 if first else momentum).add_(g * (1.0 if first else 1.0 - float(group["dampening"])))
             out.append(buf)
             g = g + buf * momentum if group["nesterov"] else buf
         p.add_(g * -lr)
@@ -73,10 +79,10 @@ class Adam(Optimizer):
         beta1, beta2 = (float(b) for b in group["betas"])
         if not state:
             state["step"] = 0
-            state["exp_avg"] = zeros_like(p)
-            state["exp_avg_sq"] = zeros_like(p)
+            state["exp_avg"] = _zeros_like(p)
+            state["exp_avg_sq"] = _zeros_like(p)
             if group["amsgrad"]:
-                state["max_exp_avg_sq"] = zeros_like(p)
+                state["max_exp_avg_sq"] = _zeros_like(p)
         state["step"] += 1
         step = state["step"]
         if wd != 0:
@@ -85,6 +91,7 @@ class Adam(Optimizer):
             else:
                 g = g + p * wd
         m, v = state["exp_avg"], state["exp_avg_sq"]
+        v_old = v.detach()
         m.mul_(beta1).add_(g * (1.0 - beta1))
         v.mul_(beta2).add_(g * g * (1.0 - beta2))
         bias_correction1 = 1.0 - beta1 ** step
@@ -93,7 +100,9 @@ class Adam(Optimizer):
         out = [m, v]
         if group["amsgrad"]:
             vmax = state["max_exp_avg_sq"]
-            vmax.copy_(vmax.maximum(v))
+            # from v's old value rather than its new node: no updated state is computed from another (the core's
+            # output merging fails on such chains today; see _CHAIN_NOTE)
+            vmax.copy_(vmax.maximum(v_old * beta2 + g * g * (1.0 - beta2)))
             out.append(vmax)
             denom = vmax.sqrt() / bias_correction2_sqrt + eps
         else:
@@ -129,31 +138,39 @@ class RMSprop(Optimizer):
         alpha, momentum = float(group["alpha"]), float(group["momentum"])
         if not state:
             state["step"] = 0
-            state["square_avg"] = zeros_like(p)
+            state["square_avg"] = _zeros_like(p)
             if momentum > 0:
-                state["momentum_buffer"] = zeros_like(p)
+                state["momentum_buffer"] = _zeros_like(p)
             if group["centered"]:
-                state["grad_avg"] = zeros_like(p)
+                state["grad_avg"] = _zeros_like(p)
         state["step"] += 1
         if wd != 0:
             g = g + p * wd
-        sq = state["square_avg"]
-        sq.mul_(alpha).add_(g * g * (1.0 - alpha))
+        centered = group["centered"]
+        sq, ga = state["square_avg"], state.get("grad_avg")
+        olds = (sq.detach(), ga.detach() if centered else None)
+
+        def new_averages(sq_v, ga_v):
+            sq_v = sq_v * alpha + g * g * (1.0 - alpha)
+            return sq_v, ga_v * alpha + g * (1.0 - alpha) if centered else None
+
+        def denominator(sq_v, ga_v):
+            return ((sq_v - ga_v * ga_v).sqrt() if centered else sq_v.sqrt()) + eps
+
+        sq_new, ga_new = new_averages(sq, ga)
+        sq.copy_(sq_new)
         out = [sq]
-        if group["centered"]:
-            ga = state["grad_avg"]
-            ga.mul_(alpha).add_(g * (1.0 - alpha))
+        if centered:
+            ga.copy_(ga_new)
             out.append(ga)
-            avg = (sq - ga * ga).sqrt() + eps
-        else:
-            avg = sq.sqrt() + eps
         if momentum > 0:
             buf = state["momentum_buffer"]
-            buf.mul_(momentum).add_(g / avg)
+            # the averages recomputed from their old values (see _CHAIN_NOTE)
+            buf.mul_(momentum).add_(g / denominator(*new_averages(*olds)))
             out.append(buf)
             p.add_(buf * -lr)
         else:
-            p.add_(g / avg * -lr)
+            p.add_(g / denominator(sq, ga) * -lr)
         return out
 
 
@@ -175,7 +192,7 @@ class Adagrad(Optimizer):
             for p in group["params"]:
                 state = self.state[p]
                 state["step"] = 0
-                state["sum"] = zeros_like(p) + float(group["initial_accumulator_value"])
+                state["sum"] = _zeros_like(p, float(group["initial_accumulator_value"]))
 
     def _update(self, group, p, state):
         g = self._grad(group, p)
