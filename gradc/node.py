@@ -168,6 +168,10 @@ class View:
         return (" + ".join(terms) or "0"), (" && ".join(f"({v})" for v in valid) or None)
 
 
+# ops whose result starts a new elementwise chain (leaves, and ops that always get their own kernel or loop)
+STARTS_CHAIN = ("BUFFER", "CONST", "ARG", "RAND", "REDUCE", "MATMUL", "CONTIGUOUS", "SETVIEW")
+
+
 @dataclass(eq=False)
 class Node:
     """One operation in the lazy DAG. Identity is object identity; once realized it holds a buffer, not sources."""
@@ -179,6 +183,11 @@ class Node:
     device: Any
     arg: Any = None
     buffer: Any = None
+    depth: int = 0  # elementwise ops since the last node that gets a buffer (bounds how long a lazy chain grows)
+
+    def __post_init__(self):
+        if self.op not in STARTS_CHAIN and self.srcs:
+            self.depth = max(0 if s.buffer is not None else s.depth for s in self.srcs) + (self.op != "VIEW")
 
     @property
     def numel(self) -> int:

@@ -17,6 +17,7 @@ import numpy as np
 from .node import Node, View, prod
 
 LEAVES = ("BUFFER", "CONST", "ARG")
+MAX_CHAIN = 32  # a node this many elementwise ops past the last buffer gets a buffer itself
 ALWAYS_BOUNDARY = ("MATMUL", "CONTIGUOUS", "SETVIEW")
 
 
@@ -91,7 +92,8 @@ def boundaries(targets) -> tuple[list[Node], set]:
         if n.op == "MATMUL":  # the template reads its operands from buffers, through one strided view at most
             for s in n.srcs:
                 bound.add(id(s.srcs[0]) if s.op == "VIEW" and s.arg.mask is None else id(s))
-        if not config.fusion and n.op not in LEAVES and n.op != "VIEW":
+        if not config.fusion and n.op not in LEAVES and n.op != "VIEW" or n.depth % MAX_CHAIN == 0 < n.depth:
+            # an elementwise recurrence (an LSTM's cell state) would otherwise grow one kernel without end
             bound.add(id(n))
     group: dict[int, int] = {}  # node -> the boundary node whose kernel computes it
     homes_of: dict[int, set] = {}  # node -> the kernels that read it (several for a duplicated node)
