@@ -261,6 +261,7 @@ class Renderer:
 
     def store(self, n: Node, idx: str, v: str, p="out") -> str:
         if self.vec > 1:
+            v = self.var(f"float{self.vec}", f"(float{self.vec})({v})")  # constants and scalars broadcast first
             return vector_store(p, idx if self.accs else f"{idx} * {self.vec}", v, self.vec)
         if n.dtype is dt.float16:
             return self.d.store_half.format(p=p, i=idx, v=v) + ";"
