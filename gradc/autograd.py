@@ -128,7 +128,7 @@ class PrimBackward(BackwardFn):
             x._used = False
         grads = self.rule(g, out, *xs)
         for x, (box, v) in zip(xs, self.versions):  # only values the rule read must be unchanged
-            if x._used and box[0] != v:
+            if x._used and box is not None and box[0] != v:
                 raise _modified_error(x, box[0], v, self._name)
         return grads
 

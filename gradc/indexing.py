@@ -22,7 +22,7 @@ def _expand_ellipsis(x: Tensor, idx: tuple) -> tuple:
         raise IndexError(f"too many indices for tensor of dimension {x.ndim}")
     if Ellipsis in [i for i in idx if not isinstance(i, Tensor)]:
         at = next(k for k, i in enumerate(idx) if i is Ellipsis)
-        idx = idx[:at] + (slice(None),) * (x.ndim - n_real) + idx[at + 1:]
+        return idx[:at] + (slice(None),) * (x.ndim - n_real) + idx[at + 1:]
     return idx + (slice(None),) * (x.ndim - n_real)
 
 

@@ -69,7 +69,7 @@ BINARY = {p.name: p for p in [
 
 TERNARY = {p.name: p for p in [
     Prim("WHERE", "({0} ? {1} : {2})", np.where,
-         lambda g, out, c, a, b: (None, c.where(g, 0.0), c.where(0.0, g))),
+         lambda g, out, c, a, b: (None, g.where(c, 0.0), (g * 0).where(c, g))),
 ]}
 
 # Reductions keep reduced dims as size 1; the Tensor layer squeezes them when keepdim=False.

@@ -326,14 +326,22 @@ class Tensor:
     def __radd__(self, o):
         return self._binary("ADD", o, True, name="add")
 
+    def _no_bool_sub(self, o):
+        if self.dtype is dt.bool_ or o.dtype is dt.bool_:
+            raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying "
+                               "to invert a mask, use the `~` or `logical_not()` operator instead.")
+
     def __sub__(self, o):
         o = self._other(o, "sub")
+        self._no_bool_sub(o)
         if o.ndim and o.shape != self.shape:  # broadcast first, so a row value is negated where it is used
             o = o.expand(_broadcast_shape(self.shape, o.shape, "sub"))
         return self + (-o)
 
     def __rsub__(self, o):
-        return self._other(o, "sub") + (-self)
+        o = self._other(o, "sub")
+        self._no_bool_sub(o)
+        return o + (-self)
 
     def __mul__(self, o):
         return self._binary("MUL", o, name="mul")
@@ -462,13 +470,9 @@ class Tensor:
     def sign(self):
         return (self > 0).to(self.dtype) - (self < 0).to(self.dtype)
 
-    def where_self(self, cond, other):
-        return where(cond, self, other)
-
-    def where(self, a, b):
-        """cond.where(a, b): elements of a where self is true, else of b (an internal helper with torch.where's
-        argument order)."""
-        return where(self, a, b)
+    def where(self, condition, other):
+        """x.where(condition, y): x where condition holds, else y (torch's argument order)."""
+        return where(condition, self, other)
 
     def maximum(self, o):
         return self._binary("MAX", o, name="maximum")
@@ -479,16 +483,38 @@ class Tensor:
     def clamp(self, min=None, max=None):
         if min is None and max is None:
             raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
-        x = self
+        bounds = [self._other(b, "clamp") for b in (min, max) if b is not None]
+        d = self.dtype
+        for b in bounds:
+            d = _result_dtype(Tensor._wrap(Node("CONST", (), self._node.shape, d, self.device, 0)), b)
+        x = self.to(d)
         if min is not None:  # where() passes the gradient for elements inside [min, max], as torch does
-            x = where(x < min, self._other(min, "clamp").to(x.dtype), x)
+            x = where(x < min, self._other(min, "clamp").to(d), x)
         if max is not None:
-            x = where(x > max, self._other(max, "clamp").to(x.dtype), x)
+            x = where(x > max, self._other(max, "clamp").to(d), x)
         return x
 
     clip = clamp
 
     def pow(self, e):
+        e_t = e if isinstance(e, Tensor) else None
+        if self.dtype is dt.bool_ and (isinstance(e, bool) or e_t is not None and e_t.dtype is dt.bool_):
+            raise NotImplementedError("pow of a bool tensor to a bool power is not implemented (as in torch)")
+        if self.dtype is dt.bool_ and isinstance(e, int):
+            return self.to(dt.int64).pow(e)
+        if isinstance(e, bool):
+            e = int(e)
+        if self.dtype.kind != "f" and (e_t is None and not isinstance(e, float) or e_t is not None and
+                                       e_t.dtype.kind != "f"):
+            if isinstance(e, int) and e < 0:
+                raise RuntimeError("Integers to negative integer powers are not allowed.")
+            if e_t is not None or not 1 <= e <= 4:
+                # integer powers in floating point (exact below 2**53): C has no pow() for integers
+                out_dt = _result_dtype(self, e_t) if e_t is not None else self.dtype
+                f = dt.float64 if self.device.backend.supports(dt.float64) else dt.float32
+                r = self.to(f).pow(e_t.to(f) if e_t is not None else float(e))
+                # round to the nearest integer; fractions (a negative exponent) truncate to 0, as integer math does
+                return (r + where(r.abs() >= 1, where(r < 0, -0.5, 0.5), 0.0)).to(out_dt)
         if isinstance(e, (int, float)) and not isinstance(e, bool):
             if e == int(e) and 1 <= e <= 4:  # small integer powers as products: exact, and far cheaper than pow()
                 out = self
@@ -886,18 +912,40 @@ class Tensor:
         if bump:
             self._version_box[0] += 1
 
-    def _inplace(self, result: Tensor) -> Tensor:
-        if is_grad_enabled() and self.requires_grad and self.grad_fn is None:
+    def _inplace(self, result: Tensor, cast=False) -> Tensor:
+        grad = is_grad_enabled()
+        if grad and self.requires_grad and self.grad_fn is None:
             raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
         if tuple(result.shape) != tuple(self.shape):
             raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the broadcast shape "
                                f"{list(result.shape)}")
-        if result.requires_grad and is_grad_enabled():
-            if self._base is not None:
-                raise NotImplementedError("gradc does not record gradients through in-place writes into views; "
-                                          "write out of place (torch.where, torch.cat) instead")
+        if not cast and dt._KIND_ORDER[result.dtype.kind] > dt._KIND_ORDER[self.dtype.kind]:
+            raise RuntimeError(f"result type {_TORCH_NAMES[result.dtype.name]} can't be cast to the desired output "
+                               f"type {_TORCH_NAMES[self.dtype.name]}")
+        base = self._base if self._base is not None and not (
+            self._view.is_contiguous and self._view.shape == self._base._node.shape) else None
+        if grad and base is not None and (base.requires_grad or result.requires_grad):
+            # a write through a view: the base's gradient is g with the view's elements zeroed, the value's is g
+            # read through the view (torch's CopySlices)
+            view, old = self._view, base._shallow()
+            old.grad_fn, old.requires_grad, old._output_nr = base.grad_fn, base.requires_grad, base._output_nr
+            value = result.to(self.dtype)
+            self._set_node(value._node)
+            new = Tensor._wrap(base._node)
+            new = old._record(new, "CopySlices", lambda g, out, b, v: (
+                Tensor._wrap(Node("SETVIEW", (g._node, _fill(0, view.shape, g.dtype, g.device, True)), g._node.shape,
+                                  g.dtype, g.device, view)), Tensor._wrap(_view_node(g._node, view))), [old, value])
+            base.requires_grad, base.grad_fn, base._output_nr = True, new.grad_fn, 0
+            return self
+        if grad and self.requires_grad and not result.requires_grad:  # zero_, fill_: no gradient reaches the old
+            result = self._record(Tensor._wrap(result._node), "FillBackward0", lambda g, out, a: (g * 0,), [self])
+        if result.requires_grad and grad:
             self.requires_grad, self.grad_fn, self._output_nr = True, result.grad_fn, result._output_nr
         self._set_node(result.to(self.dtype)._node)
+        if isinstance(self.grad_fn, PrimBackward):
+            # the op's own snapshot of self keeps the old value (torch saves a copy of the original self here): later
+            # writes to self cannot change what this backward reads
+            self.grad_fn.versions = [(None, v) if b is self._version_box else (b, v) for b, v in self.grad_fn.versions]
         return self
 
     def add_(self, o, alpha=1):
@@ -1023,6 +1071,10 @@ def _view_node(src: Node, view: View) -> Node:
     if src.op in ("CONST", "ARG") and view.mask is None:  # a constant looks the same through any view
         return Node(src.op, (), view.shape, src.dtype, src.device, src.arg)
     return Node("VIEW", (src,), view.shape, src.dtype, src.device, view)
+
+
+_TORCH_NAMES = {"bool": "Bool", "int32": "Int", "int64": "Long", "float16": "Half", "float32": "Float",
+                "float64": "Double"}
 
 
 def _result_dtype(a: Tensor, b: Tensor) -> dt.dtype:
