@@ -168,11 +168,11 @@ def structure(k: Kernel) -> tuple:
 def vector_load(p: str, i: str, w: int) -> str:
     """A W-wide load of p[i..i+W-1], spelled out: PoCL compiles vloadN to a call, which spills every register
     (measured: 30 -> 80 GFLOP/s for the matmul); LLVM merges these scalar loads into one vector load."""
-    return f"(float{w})({', '.join(f'{p}[{i} + {c}]' for c in range(w))})"
+    return f"(float{w})({', '.join(f'({p} + {i})[{c}]' for c in range(w))})"
 
 
 def vector_store(p: str, i: str, v: str, w: int) -> str:
-    return " ".join(f"{p}[{i} + {c}] = {v}.s{c:x};" for c in range(w))
+    return " ".join(f"({p} + {i})[{c}] = {v}.s{c:x};" for c in range(w))
 
 
 class Renderer:
