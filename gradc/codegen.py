@@ -15,7 +15,7 @@ import numpy as np
 from . import dtypes as dt
 from .node import Node, View, contiguous_strides, prod
 from .ops import ELEMENTWISE, REDUCE
-from .schedule import Kernel, _row_expand
+from .schedule import Kernel, _read_at_index, _row_expand
 
 
 @dataclass(frozen=True)
@@ -383,7 +383,8 @@ def render(k: Kernel, d: Dialect, backend=None) -> tuple[str, tuple, tuple]:
         r.accs[0] = ""  # marks a row kernel: broadcasts of per-row values are computed at the row index
         for i, red in enumerate(k.reds):
             r.lines = []  # each loop is its own C scope; only the accumulators carry over
-            x = r.expr(red.srcs[0], r.index(f"base + {inner}" if inner != "0" else "base"))
+            idx = r.index(f"base + {inner}" if inner != "0" else "base")
+            x = r.expr(red.srcs[0], idx)
             op, acc = red.arg[0], f"acc{i}"
             lanes = [f"{acc}v.s{j:x}" for j in range(r.vec)]
             loops.append(dict(body=r.lines, acc=acc, acc_t=ctype(red.dtype, d),
@@ -396,6 +397,15 @@ def render(k: Kernel, d: Dialect, backend=None) -> tuple[str, tuple, tuple]:
                                     zip(k.reds, [f"acc{j}" for j in range(i + 1)])}
         r.lines, r.names = [], {(id(red), "gid", None): f"acc{i}" for i, red in enumerate(k.reds)}
         oi = r.index(f"base + {inner}" if inner != "0" else "base")
+        stash = k.reds[-1].srcs[0]  # the last loop's values, if the output loop needs them again (softmax's exp)
+        if stash.dtype is out.dtype and out.dtype in (dt.float32, dt.float64) and stash.shape == out.shape and \
+                stash is not out and _read_at_index(out, stash, {id(n) for n in k.inputs} | {id(n) for n in k.reds}):
+            # keep them in the output buffer instead of computing them twice
+            epilogue_lines, r.lines = r.lines, loops[-1]["body"]
+            r.lines.append(r.store(out, idx, x))
+            r.lines = epilogue_lines
+            ld = vector_load("out", oi, r.vec) if r.vec > 1 else f"out[{oi}]"
+            r.names[(id(stash), oi, None)] = r.var(r.ct(out.dtype, oi), ld)
         v = r.expr(out, oi)
         n_rows = prod(ref.shape)
         text = tmpl.render(**common, n=n_rows, R=R, W=r.vec, base=base, loops=loops,
