@@ -420,19 +420,39 @@ def render(k: Kernel, d: Dialect, backend=None) -> tuple[str, tuple, tuple]:
         nb = prod(batch)
         a_base, _ = View(tuple(batch), va.strides[:-2], va.offset).index("bat", qa)
         b_base, _ = View(tuple(batch), vb.strides[:-2], vb.offset).index("bat", qb)
-        W = getattr(backend, "vector_width", 1) if d.vectors else 1
-        W = W if W > 1 and vb.strides[-1] == 1 and m % W == 0 and mm.dtype is dt.float32 else 1
-        TM, TNV, L0 = getattr(backend, "matmul_tile", (4, 3, 1) if W > 1 else (4, 4, 16))
-        TNV = min(TNV, max(1, m // W))
+        t = ctype(mm.dtype, d)
+        w = getattr(backend, "vector_width", 1) if d.vectors and mm.dtype is dt.float32 else 1
+        sa_n, sa_k, sb_k, sb_m = va.strides[-2], va.strides[-1], vb.strides[-2], vb.strides[-1]
+        if w > 1 and sa_k == 1 and sb_k == 1 and kk % w == 0:  # x @ W.t(): dot products along contiguous k
+            W, (TM, TN, L0), KS = w, getattr(backend, "matmul_tile_nt", (4, 3, 1)), w
+            vt = f"{t}{W}"
+            setup = [f"int ar{i} = abase + min(row + {i}, {n - 1}) * {sa_n};" for i in range(TM)]
+            setup += [f"int bc{j} = bbase + min(col + {j}, {m - 1}) * {sb_m};" for j in range(TN)]
+            setup += [f"{vt} acc{i}_{j} = ({vt})(0.0f);" for i in range(TM) for j in range(TN)]
+            step = [f"{vt} xa{i} = {vector_load(pa, f'ar{i} + k', W)};" for i in range(TM)]
+            step += [f"{vt} xb{j} = {vector_load(pb, f'bc{j} + k', W)};" for j in range(TN)]
+            step += [f"acc{i}_{j} += xa{i} * xb{j};" for i in range(TM) for j in range(TN)]
+            outs = [(i, j, " + ".join(f"acc{i}_{j}.s{c:x}" for c in range(W))) for i in range(TM) for j in range(TN)]
+        else:  # rows of B as W-wide vectors, broadcast elements of A
+            W = w if w > 1 and sb_m == 1 and m % w == 0 else 1
+            TM, TNV, L0 = getattr(backend, "matmul_tile", (4, 3, 1) if W > 1 else (4, 4, 16))
+            TNV, KS = min(TNV, max(1, m // W)), 1
+            TN, vt = TNV * W, f"{t}{W}" if W > 1 else t
+            setup = [f"int ar{i} = abase + min(row + {i}, {n - 1}) * {sa_n};" for i in range(TM)]
+            setup += [f"int bc{j} = bbase + min(col + {j * W}, {m - W}) * {sb_m};" for j in range(TNV)]
+            setup += [f"{vt} acc{i}_{j} = ({vt})(0.0f);" for i in range(TM) for j in range(TNV)]
+            step = [f"{vt} xb{j} = " + (vector_load(pb, f"bc{j} + k * {sb_k}", W) if W > 1 else
+                                        f"{pb}[bc{j} + k * {sb_k}]") + ";" for j in range(TNV)]
+            step += [f"{t} xa{i} = {pa}[ar{i} + k * {sa_k}];" for i in range(TM)]
+            step += [f"acc{i}_{j} += xa{i} * xb{j};" for i in range(TM) for j in range(TNV)]
+            outs = [(i, j * W + c, f"acc{i}_{j}" + (f".s{c:x}" if W > 1 else "")) for i in range(TM)
+                    for j in range(TNV) for c in range(W)]
         r.names[(id(mm), "oi", None)] = "accv"
         v = r.expr(out, "oi")
         epilogue = r.lines + [r.store(out, "oi", v)]
-        t = ctype(mm.dtype, d)
-        text = tmpl.render(**common, N=n, M=m, K=kk, TM=TM, TNV=TNV, W=W, t=t, vt=f"{t}{W}" if W > 1 else t,
-                           load_b=[vector_load(pb, f"bc{j} + k * {vb.strides[-2]}", W) for j in range(TNV)],
-                           pa=pa, pb=pb, a_base=a_base, b_base=b_base, sa_n=va.strides[-2], sa_k=va.strides[-1],
-                           sb_k=vb.strides[-2], sb_m=vb.strides[-1], epilogue=epilogue)
-        g0, g1 = -(-n // TM), -(-m // (TNV * W))
+        text = tmpl.render(**common, N=n, M=m, K=kk, TM=TM, TN=TN, KS=KS, t=t, a_base=a_base, b_base=b_base,
+                           setup=setup, step=step, outs=outs, epilogue=epilogue)
+        g0, g1 = -(-n // TM), -(-m // TN)
         l0 = L0 if g0 % L0 == 0 else 1
         return text, (g0, g1, nb), (l0, 1, 1)
     raise NotImplementedError(f"no template renders a {k.kind} kernel yet")
