@@ -2,89 +2,19 @@
 
     python examples/cnn_digits.py [--epochs 15] [--out cnn_digits_loss.png]
 
-Prints the test accuracy and saves the training-loss curve as a PNG. Every batch has the same shape, so the
-kernels compiled for the first step serve all the others.
+The training loop, the progress bar and the loss plot are mlp_digits.py's; only the model differs.
 """
-import argparse
-import time
-
-import matplotlib
-import numpy as np
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
-from tqdm import tqdm
-
-import gradc as torch
 import gradc.nn as nn
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from mlp_digits import main
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--epochs", type=int, default=15)
-    ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--lr", type=float, default=1e-2)
-    ap.add_argument("--out", default="cnn_digits_loss.png")
-    args = ap.parse_args()
-
-    digits = load_digits()
-    x = (digits.data / 16.0).astype(np.float32).reshape(-1, 1, 8, 8)
-    y = digits.target.astype(np.int64)
-    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.2, random_state=0, stratify=y)
-
-    torch.manual_seed(0)
-    model = nn.Sequential(
+def cnn():
+    return nn.Sequential(
         nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # 16 x 4 x 4
         nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # 32 x 2 x 2
         nn.Flatten(), nn.Linear(128, 10))
-    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=args.epochs)
-    loss_fn = nn.CrossEntropyLoss()
-    print(model)
-    print(f"device: {torch.get_default_device()}, {len(x_train)} training and {len(x_test)} test images")
-
-    rng = np.random.default_rng(0)
-    n_batches = len(x_train) // args.batch  # full batches only: one shape, one set of kernels
-    losses, start = [], time.time()
-    for _epoch in (bar := tqdm(range(args.epochs), desc="training", unit="epoch")):
-        model.train()
-        order = rng.permutation(len(x_train))
-        epoch_loss = 0.0
-        for b in range(n_batches):
-            idx = order[b * args.batch:(b + 1) * args.batch]
-            xb, yb = torch.tensor(x_train[idx]), torch.tensor(y_train[idx])
-            opt.zero_grad()
-            loss = loss_fn(model(xb), yb)
-            loss.backward()
-            opt.step()
-            losses.append(loss.item())
-            epoch_loss += losses[-1]
-        sched.step()
-        bar.set_postfix(loss=f"{epoch_loss / n_batches:.4f}", lr=f"{sched.get_last_lr()[0]:.2e}")
-
-    model.eval()
-    with torch.no_grad():
-        pred = model(torch.tensor(x_test)).argmax(1).numpy()
-    acc = float((pred == y_test).mean())
-    print(f"trained {args.epochs} epochs in {time.time() - start:.1f} s; test accuracy: {acc * 100:.2f}%")
-
-    plt.figure(figsize=(6, 3.5))
-    plt.plot(losses, lw=0.8, label="batch loss")
-    k = n_batches
-    smooth = np.convolve(losses, np.ones(k) / k, mode="valid")
-    plt.plot(np.arange(k - 1, len(losses)), smooth, lw=1.5, label=f"mean of {k} batches")
-    plt.yscale("log")
-    plt.xlabel("step")
-    plt.ylabel("cross-entropy")
-    plt.title(f"gradc CNN on digits: test accuracy {acc * 100:.1f}%")
-    plt.legend()
-    plt.tight_layout()
-    plt.savefig(args.out, dpi=120)
-    print(f"loss curve saved to {args.out}")
-    return acc
 
 
 if __name__ == "__main__":
-    main()
+    main(cnn, "CNN", image_shape=(1, 8, 8), epochs=15, doc=__doc__)

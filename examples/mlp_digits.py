@@ -21,21 +21,23 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--epochs", type=int, default=20)
+def main(make_model=lambda: nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 10)), name="MLP",
+         image_shape=(64,), epochs=20, doc=__doc__):
+    """Train `make_model()` on the digits (images shaped `image_shape`), print the test accuracy, plot the loss."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--epochs", type=int, default=epochs)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--lr", type=float, default=1e-2)
-    ap.add_argument("--out", default="mlp_digits_loss.png")
+    ap.add_argument("--out", default=f"{name.lower()}_digits_loss.png")
     args = ap.parse_args()
 
     digits = load_digits()
-    x = (digits.data / 16.0).astype(np.float32)
+    x = (digits.data / 16.0).astype(np.float32).reshape(-1, *image_shape)
     y = digits.target.astype(np.int64)
     x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.2, random_state=0, stratify=y)
 
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 10))
+    model = make_model()
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=args.epochs)
     loss_fn = nn.CrossEntropyLoss()
@@ -75,7 +77,7 @@ def main():
     plt.yscale("log")
     plt.xlabel("step")
     plt.ylabel("cross-entropy")
-    plt.title(f"gradc MLP on digits: test accuracy {acc * 100:.1f}%")
+    plt.title(f"gradc {name} on digits: test accuracy {acc * 100:.1f}%")
     plt.legend()
     plt.tight_layout()
     plt.savefig(args.out, dpi=120)
