@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 
 import numpy as np
 
@@ -96,7 +97,9 @@ class OpenCLBackend(Backend):
             except Exception:  # a stale or corrupt cache entry is rebuilt, not fatal
                 self.disk.drop(source)
         try:
-            prog = cl.Program(self.ctx, source).build(options=self.options)
+            with warnings.catch_warnings():  # notes on generated code (x != x on integers) are not the user's concern
+                warnings.simplefilter("ignore", cl.CompilerWarning)
+                prog = cl.Program(self.ctx, source).build(options=self.options)
         except cl.Error as e:
             raise KernelBuildError(name, source, str(e), self.description) from None
         self.disk.put(source, prog.get_info(cl.program_info.BINARIES)[0])
