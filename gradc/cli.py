@@ -15,10 +15,11 @@ def main(argv=None) -> int:
     dump = sub.add_parser("dump", help="run a script and write every generated kernel's source to a folder")
     dump.add_argument("script")
     dump.add_argument("--out", required=True)
-    dump.add_argument("args", nargs=argparse.REMAINDER)
     cache = sub.add_parser("cache", help="list or clear the on-disk kernel cache")
     cache.add_argument("action", choices=["ls", "clear"])
-    a = p.parse_args(argv)
+    a, script_args = p.parse_known_args(argv)  # what dump does not know goes to the script
+    if script_args and a.cmd != "dump":
+        p.error(f"unrecognized arguments: {' '.join(script_args)}")
 
     import gradc
     from gradc import cache as disk
@@ -36,7 +37,7 @@ def main(argv=None) -> int:
             print(f"{str(d):<10} {desc}")
     elif a.cmd == "dump":
         os.environ["GRADC_DUMP_DIR"] = a.out
-        sys.argv = [a.script, *a.args]
+        sys.argv = [a.script, *script_args]
         runpy.run_path(a.script, run_name="__main__")
         print(f"kernels written to {a.out}", file=sys.stderr)
     elif a.cmd == "cache":
