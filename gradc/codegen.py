@@ -14,7 +14,7 @@ import numpy as np
 
 from . import dtypes as dt
 from .node import Node, View, contiguous_strides, prod
-from .ops import ELEMENTWISE, REDUCE
+from .ops import ELEMENTWISE, REDUCE, REDUCE_IDENTITY
 from .schedule import Kernel, _read_at_index, _row_expand
 
 
@@ -93,7 +93,7 @@ def reduce_identity(op: str, d: dt.dtype, dialect: Dialect) -> str:
         return literal(np.iinfo(d.np).min, d, dialect)
     if op == "MAX" and d.kind == "b":
         return "0"
-    return literal(-math.inf if op == "MAX" else 0, d, dialect)
+    return literal(REDUCE_IDENTITY[op], d, dialect)
 
 
 # ---------------------------------------------------------------- lowering: a kernel's nodes, buffers and scalars
@@ -344,13 +344,11 @@ def render(k: Kernel, d: Dialect, backend=None) -> tuple[str, tuple, tuple]:
         src = tmpl.render(**common, n=n, lines=lines)
         return src, (-(-n // local) * local,), (local,)
     if k.kind == "setview":
-        val = k.fused[0] if k.fused else None
         src_node = out.srcs[1]
         v = r.expr(src_node, "gid")
         i, _ = out.arg.index("gid", r.param(out))
         lines = r.lines + [r.store(out, r.index(i), v)]
         n, local = src_node.numel, 64
-        del val
         return tmpl.render(**common, n=n, lines=lines), (-(-n // local) * local,), (local,)
     if k.kind == "reduce":
         red = k.reduce

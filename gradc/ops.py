@@ -13,8 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-LN2 = math.log(2.0)
-
 
 @dataclass(frozen=True)
 class Prim:
@@ -80,7 +78,7 @@ REDUCE = {p.name: p for p in [
          lambda g, out, a: ((g / (a == out).to(g.dtype).sum(_reduced(a, out), keepdim=True)).expand(a.shape)
                             * (a == out).to(g.dtype),)),
 ]}
-REDUCE_IDENTITY = {"SUM": 0, "MAX": -math.inf}
+REDUCE_IDENTITY = {"SUM": 0, "MAX": -math.inf}  # floats; codegen takes integer MAX from the dtype's minimum
 
 def philox_uniform(seed: int, ctr: np.ndarray) -> np.ndarray:
     """Philox4x32-10 at counters `ctr` (uint64) under key `seed`, as floats in [0, 1): the reference of RAND."""
