@@ -6,7 +6,7 @@ import numpy as np
 
 import gradc
 
-from common import machine, table, timeit, try_torch
+from common import compare, machine, table, timeit, try_torch
 
 N = 2**24
 
@@ -20,30 +20,29 @@ def main():
     a = rng.standard_normal(N, dtype=np.float32)
     x = gradc.tensor(a)
     dev = x.device
-    rows = []
 
     def run_gradc():
         gradc.realize(gelu(x))
         gradc.synchronize()
 
-    rows.append(("gradc", timeit(run_gradc)))
+    def run_copy():  # the floor: a kernel that only reads and writes every element
+        gradc.realize(x + 0.0)
+        gradc.synchronize()
+
     with gradc.debug.kernels() as ks:
         out = gelu(x)
         got = out.numpy()
     ref = a * 0.5 * (1 + np.tanh(0.79788456 * (a + 0.044715 * a**3)))
     assert np.allclose(got, ref, atol=1e-5), "gradc result differs from numpy"
     assert len(ks) == 1, f"expected one fused kernel, got {[k.name for k in ks]}"
-
-    def run_copy():  # the floor: a kernel that only reads and writes every element
-        gradc.realize(x + 0.0)
-        gradc.synchronize()
-
-    rows.append(("copy kernel on the same device (floor)", timeit(run_copy)))
-    rows.append(("numpy", timeit(lambda: a * 0.5 * (1 + np.tanh(0.79788456 * (a + 0.044715 * a**3))), 1, 3)))
+    fns = {"gradc": run_gradc, "copy kernel on the same device (floor)": run_copy}
     torch = try_torch()
     if torch is not None:
         t = torch.from_numpy(a)
-        rows.append(("torch eager (CPU)", timeit(lambda: gelu(t), 1, 5)))
+        fns["torch eager (CPU)"] = lambda: gelu(t)
+    times = compare(fns, repeat=11)
+    times["numpy"] = timeit(lambda: a * 0.5 * (1 + np.tanh(0.79788456 * (a + 0.044715 * a**3))), 1, 3)
+    rows = list(times.items())
     table(rows, f"GELU chain, 2**24 float32 on {dev} ({dev.backend.description}); {machine()}")
     r = dict(rows)
     print(f"gradc / copy floor: {r['gradc'] / r['copy kernel on the same device (floor)']:.2f} (target <= 2)")

@@ -6,7 +6,7 @@ import numpy as np
 
 import gradc
 
-from common import machine, table, timeit, try_torch
+from common import compare, machine, table, timeit, try_torch
 
 ROWS, COLS = 2048, 4096
 
@@ -22,8 +22,6 @@ def main():
             gradc.synchronize()
         return go
 
-    rows = [("gradc", timeit(run(lambda: x.softmax(1)))),
-            ("copy kernel on the same device (floor)", timeit(run(lambda: x + 0.0)))]
     with gradc.debug.kernels() as ks:
         got = x.softmax(1).numpy()
     e = np.exp(a - a.max(1, keepdims=True))
@@ -33,11 +31,14 @@ def main():
         e = np.exp(a - a.max(1, keepdims=True))
         return e / e.sum(1, keepdims=True)
 
-    rows.append(("numpy", timeit(np_softmax, 1, 3)))
+    fns = {"gradc": run(lambda: x.softmax(1)), "copy kernel on the same device (floor)": run(lambda: x + 0.0)}
     torch = try_torch()
     if torch is not None:
         t = torch.from_numpy(a)
-        rows.append(("torch eager (CPU)", timeit(lambda: t.softmax(1), 2, 7)))
+        fns["torch eager (CPU)"] = lambda: t.softmax(1)
+    times = compare(fns, repeat=21)
+    times["numpy"] = timeit(np_softmax, 1, 3)
+    rows = list(times.items())
     table(rows, f"softmax over rows, {ROWS}x{COLS} float32 on {dev} ({dev.backend.description}); {machine()}")
     r = dict(rows)
     print(f"kernels: {[k.name for k in ks]} (target: at most 2)")

@@ -20,6 +20,21 @@ def timeit(fn, warmup=2, repeat=7) -> float:
     return statistics.median(times)
 
 
+def compare(fns: dict, warmup=2, repeat=15) -> dict:
+    """Median wall time of each fn, timed in turns (one run of each per round), so that the machine's drift, which
+    on a shared 2-core VM moves times by 2x over seconds, falls on all of them alike and the ratios hold."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    times = {name: [] for name in fns}
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            t = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t)
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
 def try_torch():
     try:
         import torch

@@ -250,7 +250,11 @@ class Renderer:
             v = self.var(ct, f"({x} != 0)" if n.dtype is dt.bool_ else f"({ct}){x}")
         else:
             xs = [self.expr(s, idx, valid) for s in n.srcs]
-            v = self.var(ct, ELEMENTWISE[n.op].c.format(*xs))
+            row = ELEMENTWISE[n.op]
+            fast = row.fast and ctype(n.dtype, self.d) == "float"
+            for stage in (row.fast if fast else row.c).split(";"):
+                xs.append(self.var(ct, stage.strip().format(*xs)))
+            v = xs[-1]
         if valid and n.op in ("CONST", "ARG"):
             v = self.var(ct, f"(({valid}) ? {v} : {literal(0, n.dtype, self.d)})")
         self.names[key] = v

@@ -85,6 +85,21 @@ def test_nan_propagates_through_maximum_minimum_clamp(device):
     check(lambda x: x.clamp(-0.5, 0.5), x, device=device, grad=False)
 
 
+def test_tanh_is_accurate_over_the_whole_float_range(device):
+    # float kernels compute tanh from a rational fit on [-7.9, 7.9] (ops.py): check it against float64 within 8 ulp
+    # everywhere, saturation and NaN included, in vector kernels (a multiple of 8 elements) and scalar ones (odd)
+    mags = np.concatenate([[0.0, 1e-30, 1e-8, 4e-4, 0.1, 0.5, 1.0, 2.0, 5.88, 7.9, 7.91, 9.0, 20.0, 1e30, np.inf],
+                           np.linspace(0, 10, 1009)]).astype(np.float32)
+    x = np.concatenate([mags, -mags, [np.nan]]).astype(np.float32)
+    want = np.tanh(x.astype(np.float64))
+    for n in (2048, len(x)):
+        a = np.resize(x, n)
+        got = gradc.tensor(a, device=device).tanh().numpy().astype(np.float64)
+        ulp = np.spacing(np.abs(np.resize(want, n)).astype(np.float32)).astype(np.float64)
+        assert np.array_equal(np.isnan(got), np.isnan(a))
+        assert np.nanmax(np.abs(got - np.resize(want, n)) / ulp) <= 8
+
+
 @pytest.mark.parametrize("scalar", [2, 2.5, -0.5])
 def test_scalar_operands_and_reflected_forms(scalar, device):
     check(lambda x: (x + scalar, scalar + x, x - scalar, scalar - x, x * scalar, scalar * x), S, device=device)
