@@ -40,13 +40,16 @@ class Dialect:
     vectors: bool  # arithmetic on vector types (floatN) is part of the language
     u64: str  # unsigned 64-bit integer type
     device_fn: str  # qualifier of a helper function callable from kernels
+    as_int: str  # bit casts float <-> int; {w} is the vector width ("" for scalars)
+    as_float: str
 
 
 OPENCL = Dialect(
     "opencl", "#pragma OPENCL EXTENSION cl_khr_fp64 : enable\n", "__kernel", "__global ", "__local ",
     "get_global_id(0)", "get_global_id(1)", "get_global_id(2)", "get_local_id(0)", "get_group_id(0)",
     "barrier(CLK_LOCAL_MEM_FENCE)", ("uchar", "long", "half"), "long", "vload_half({i}, {p})",
-    "vstore_half({v}, {i}, {p})", "INFINITY", "NAN", True, "ulong", "")
+    "vstore_half({v}, {i}, {p})", "INFINITY", "NAN", True, "ulong", "", "as_int{w}",
+    "as_float{w}")
 
 CUDA = Dialect(
     "cuda", "#include <cuda_fp16.h>\n#define restrict __restrict__\n", 'extern "C" __global__', "", "__shared__ ",
@@ -54,7 +57,7 @@ CUDA = Dialect(
     "(blockIdx.z * blockDim.z + threadIdx.z)", "threadIdx.x", "blockIdx.x", "__syncthreads()",
     ("unsigned char", "long long", "__half"), "long long", "__half2float({p}[{i}])", "{p}[{i}] = __float2half({v})",
     "__int_as_float(0x7f800000)", "__int_as_float(0x7fffffff)", False,
-    "unsigned long long", "__device__")
+    "unsigned long long", "__device__", "__float_as_int", "__int_as_float")
 
 DIALECTS = {"opencl": OPENCL, "cuda": CUDA}
 
@@ -252,8 +255,10 @@ class Renderer:
             xs = [self.expr(s, idx, valid) for s in n.srcs]
             row = ELEMENTWISE[n.op]
             fast = row.fast and ctype(n.dtype, self.d) == "float"
+            w = ct[len("float"):]
+            casts = dict(as_int=self.d.as_int.format(w=w), as_float=self.d.as_float.format(w=w))
             for stage in (row.fast if fast else row.c).split(";"):
-                xs.append(self.var(ct, stage.strip().format(*xs)))
+                xs.append(self.var(ct, stage.strip().format(*xs, **casts)))
             v = xs[-1]
         if valid and n.op in ("CONST", "ARG"):
             v = self.var(ct, f"(({valid}) ? {v} : {literal(0, n.dtype, self.d)})")
@@ -312,13 +317,6 @@ def vector_width(k: Kernel, d: Dialect, backend) -> int:
         n.dtype is dt.float32 and n.op in VECTOR_OPS for n in k.fused) and all(
         n.dtype is dt.float32 and n.shape == k.out.shape for n in k.inputs)
     return w if ok else 1
-
-
-VECTOR_COMBINE = {"MAX": "max({acc}, {x})"}  # vector max: no NaN test, lanes compare with fmax semantics
-
-
-def _nest(fn: str, xs: list) -> str:
-    return xs[0] if len(xs) == 1 else f"{fn}({_nest(fn, xs[: len(xs) // 2])}, {_nest(fn, xs[len(xs) // 2:])})"
 
 
 def row_vector_width(k: Kernel, d: Dialect, backend, inner: str, R: int) -> int:
@@ -388,12 +386,12 @@ def render(k: Kernel, d: Dialect, backend=None) -> tuple[str, tuple, tuple]:
             idx = r.index(f"base + {inner}" if inner != "0" else "base")
             x = r.expr(red.srcs[0], idx)
             op, acc = red.arg[0], f"acc{i}"
-            lanes = [f"{acc}v.s{j:x}" for j in range(r.vec)]
+            # with vectors, the lanes fold into the accumulator after the loop (the same combine: NaN propagates)
+            lanes = [f"{acc}v.s{j:x}" for j in range(1, r.vec)]
             loops.append(dict(body=r.lines, acc=acc, acc_t=ctype(red.dtype, d),
                               identity=reduce_identity(op, red.dtype, d),
-                              combine=(VECTOR_COMBINE.get(op, REDUCE[op].c) if r.vec > 1 else REDUCE[op].c).format(
-                                  acc=acc + ("v" if r.vec > 1 else ""), x=x),
-                              horizontal=" + ".join(lanes) if op == "SUM" else _nest("max", lanes)))
+                              combine=REDUCE[op].c.format(acc=acc + ("v" if r.vec > 1 else ""), x=x),
+                              horizontal=[f"{acc} = {REDUCE[op].c.format(acc=acc, x=lane)};" for lane in lanes]))
             r.accs[id(red)] = f"acc{i}"
             r.lines, r.names = [], {(id(red_), "gid", None): a for red_, a in
                                     zip(k.reds, [f"acc{j}" for j in range(i + 1)])}
@@ -412,7 +410,8 @@ def render(k: Kernel, d: Dialect, backend=None) -> tuple[str, tuple, tuple]:
         n_rows = prod(ref.shape)
         text = tmpl.render(**common, n=n_rows, R=R, W=r.vec, base=base, loops=loops,
                            epilogue=r.lines + [r.store(out, oi, v)])
-        return text, (-(-n_rows // 16) * 16,), (16,)
+        L = 16 if getattr(backend, "is_gpu", False) else 1  # on CPUs a work-group of one row runs fastest
+        return text, (-(-n_rows // L) * L,), (L,)
     if k.kind == "matmul":
         mm = k.reduce
         a, b = mm.srcs

@@ -841,7 +841,7 @@ class Tensor:
     def softmax(self, dim, dtype=None):
         x = self if dtype is None else self.to(dtype)
         e = (x - x.amax(dim, keepdim=True).detach()).exp()
-        return e / e.sum(dim, keepdim=True)
+        return e * (1 / e.sum(dim, keepdim=True))  # one division per row, not per element
 
     def log_softmax(self, dim, dtype=None):
         x = self if dtype is None else self.to(dtype)

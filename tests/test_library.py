@@ -65,6 +65,22 @@ def test_softmax_and_layer_norm_are_one_kernel(device):
         assert len(ks) == 1, [k.name for k in ks]
 
 
+def test_row_kernels_propagate_nan_and_inf(device):
+    # rows of 32 floats run on vectors on CPU devices: the lanes' max and the fold across lanes must keep NaN
+    a = rand((4, 32))
+    a[1, 5], a[2, 17], a[3, :] = np.nan, np.inf, -np.inf
+    x = gradc.tensor(a, device=device)
+    check(lambda t: (t.softmax(1), t - t.amax(1, keepdim=True), t.log_softmax(1)), a, device=device, grad=False,
+          ref=lambda t: (_np_softmax(t), t - t.max(1, keepdims=True), np.log(_np_softmax(t))))
+    assert np.isnan(x.softmax(1).numpy()[1]).all() and np.isnan(x.amax(1).numpy()[1])
+
+
+def _np_softmax(a):
+    with np.errstate(invalid="ignore", divide="ignore"):
+        e = np.exp(a - a.max(1, keepdims=True))
+        return e / e.sum(1, keepdims=True)
+
+
 def test_reduction_epilogue_is_one_kernel(device):
     x = gradc.tensor(rand((8, 16)), device=device)
     with gradc.debug.kernels() as ks:
