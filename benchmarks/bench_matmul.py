@@ -38,7 +38,7 @@ def main():
         print(f"{name:<24} {r / 1e9:>9.1f}")
     r = dict(rows)
     print(f"gradc / numpy: {r['gradc'] / r['numpy (OpenBLAS)']:.2f} (target >= 0.5); relative error {err:.1e}")
-    print(f"kernel: {ks[0].name}, global {ks[0].global_size}, local {ks[0].local_size}")
+    print("kernels: " + "; ".join(f"{k.name}, global {k.global_size}, local {k.local_size}" for k in ks))
 
 
 if __name__ == "__main__":

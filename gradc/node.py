@@ -200,3 +200,16 @@ class Node:
     def __repr__(self) -> str:
         state = "realized" if self.realized else f"{len(self.srcs)} srcs"
         return f"<Node {self.op} {self.shape} {self.dtype.name} {state} arg={self.arg!r}>"
+
+
+def view_of(src: Node, view: View) -> Node:
+    """`src` seen through `view`: no node for the identity, one view of the source for a view of a view."""
+    if view.is_contiguous and view.shape == src.shape:
+        return src
+    if src.op == "VIEW" and not src.realized:  # a view of a view is one view of the source, where strides allow
+        inner = src.arg.compose(view)
+        if inner is not None:
+            return view_of(src.srcs[0], inner)
+    if src.op in ("CONST", "ARG") and view.mask is None:  # a constant looks the same through any view
+        return Node(src.op, (), view.shape, src.dtype, src.device, src.arg)
+    return Node("VIEW", (src,), view.shape, src.dtype, src.device, view)

@@ -11,7 +11,7 @@ from . import dtypes as dt
 from . import schedule
 from .autograd import PrimBackward, is_grad_enabled, no_grad, run_backward
 from .device import default_device, device
-from .node import Node, View, prod
+from .node import Node, View, prod, view_of
 from .ops import BINARY, MATMUL, REDUCE, TERNARY, UNARY
 
 LOG2E, LN2 = 1.0 / math.log(2.0), math.log(2.0)
@@ -93,7 +93,7 @@ class Tensor:
     def _node(self) -> Node:
         if self._base is not None and self._base._node is not self._base_node:  # the base changed in place
             self._base_node = self._base._node
-            self._lazy = _view_node(self._base_node, self._view)
+            self._lazy = view_of(self._base_node, self._view)
         return self._lazy
 
     @property
@@ -590,7 +590,7 @@ class Tensor:
         new = view_fn(cur)
         if new is None:  # strides cannot express it: copy to contiguous storage first, as reshape does
             return self.contiguous()._movement(view_fn, name, rule)
-        out = Tensor.__new__(Tensor)._init(_view_node(base._node, new))
+        out = Tensor.__new__(Tensor)._init(view_of(base._node, new))
         out._base, out._view, out._base_node, out._version_box = base, new, base._node, base._version_box
         return self._record(out, name, rule, [self])
 
@@ -934,7 +934,7 @@ class Tensor:
             new = Tensor._wrap(base._node)
             new = old._record(new, "CopySlices", lambda g, out, b, v: (
                 Tensor._wrap(Node("SETVIEW", (g._node, _fill(0, view.shape, g.dtype, g.device, True)), g._node.shape,
-                                  g.dtype, g.device, view)), Tensor._wrap(_view_node(g._node, view))), [old, value])
+                                  g.dtype, g.device, view)), Tensor._wrap(view_of(g._node, view))), [old, value])
             base.requires_grad, base.grad_fn, base._output_nr = True, new.grad_fn, 0
             return self
         if grad and self.requires_grad and not result.requires_grad:  # zero_, fill_: no gradient reaches the old
@@ -1059,18 +1059,6 @@ class _HookHandle:
             self.t.grad_fn.hooks.get(self.t._output_nr, [])
         if hooks and self.hook in hooks:
             hooks.remove(self.hook)
-
-
-def _view_node(src: Node, view: View) -> Node:
-    if view.is_contiguous and view.shape == src.shape:
-        return src
-    if src.op == "VIEW" and not src.realized:  # a view of a view is one view of the source, where strides allow
-        inner = src.arg.compose(view)
-        if inner is not None:
-            return _view_node(src.srcs[0], inner)
-    if src.op in ("CONST", "ARG") and view.mask is None:  # a constant looks the same through any view
-        return Node(src.op, (), view.shape, src.dtype, src.device, src.arg)
-    return Node("VIEW", (src,), view.shape, src.dtype, src.device, view)
 
 
 _TORCH_NAMES = {"bool": "Bool", "int32": "Int", "int64": "Long", "float16": "Half", "float32": "Float",

@@ -39,6 +39,20 @@ def test_matmul_shapes(n, k, m, device):
     check(lambda a, b: a @ b.t(), (n, k), (m, k), device=device)  # both operands contiguous along k
 
 
+@pytest.mark.parametrize("transposed", [False, True])
+def test_large_matmuls_read_packed_operands(transposed, opencl, monkeypatch):
+    # packing pays from 2**30 flops; lowered here so small shapes take the same path
+    monkeypatch.setattr(gradc.schedule, "PACK_MIN_FLOP", 0)
+    a, b = rand((24, 40)), rand((40, 16))
+    x, y = gradc.tensor(a.T.copy() if transposed else a, device=opencl), gradc.tensor(b, device=opencl)
+    x = x.t() if transposed else x  # x^T @ y: both operands need packing
+    with gradc.debug.kernels() as ks:
+        got = (x @ y * 2).numpy()
+    assert [k.name.startswith("E_contiguous") for k in ks] == [True] * (1 + transposed) + [False], [k.name for k in ks]
+    np.testing.assert_allclose(got, a @ b * 2, rtol=1e-5, atol=1e-5)
+    check(lambda p, q: p @ q, a, b, device=str(opencl))
+
+
 def test_matmul_broadcasting_and_vectors(device):
     check(lambda a, b: (a @ b, lib(a).bmm(a, b.expand(2, 5, 3)), a[0] @ b[0], a[0, 0] @ b[0]), (2, 4, 5), (1, 5, 3),
           device=device)
