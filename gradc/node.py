@@ -184,6 +184,7 @@ class Node:
     arg: Any = None
     buffer: Any = None
     depth: int = 0  # elementwise ops since the last node that gets a buffer (bounds how long a lazy chain grows)
+    host: Any = None  # a small leaf's values on the host: reading them (labels, indices) waits for no kernel
 
     def __post_init__(self):
         if self.op not in STARTS_CHAIN and self.srcs:

@@ -15,6 +15,7 @@ from .node import Node, View, prod, view_of
 from .ops import BINARY, MATMUL, REDUCE, TERNARY, UNARY
 
 LOG2E, LN2 = 1.0 / math.log(2.0), math.log(2.0)
+HOST_COPY_MAX_BYTES = 1 << 16
 
 
 def _dev(d) -> device:
@@ -31,7 +32,9 @@ def _leaf(array: np.ndarray, dtype: dt.dtype, dev: device) -> Node:
     buf = backend.buffer(array.nbytes)
     if array.nbytes:
         backend.copy_in(buf.handle, array)
-    return Node("BUFFER", (), tuple(array.shape), dtype, dev, buffer=buf)
+    # buffers are never written after this, so a copy of small data answers later reads without a device sync
+    host = array.copy() if array.nbytes <= HOST_COPY_MAX_BYTES else None
+    return Node("BUFFER", (), tuple(array.shape), dtype, dev, buffer=buf, host=host)
 
 
 def _fill(value, shape, dtype: dt.dtype, dev: device, baked=False) -> Node:
@@ -187,6 +190,8 @@ class Tensor:
 
     def _to_numpy(self) -> np.ndarray:
         node = self._node
+        if node.host is not None:
+            return node.host.copy()
         schedule.realize(node)
         out = np.empty(node.shape, dtype=node.dtype.np)
         if out.nbytes:
