@@ -85,7 +85,7 @@ class BackwardFn:
     def __init__(self, inputs):
         inputs = tuple(inputs)
         self.edges = tuple(_edge(t) for t in inputs)
-        self.shapes = tuple(getattr(t, "shape", None) for t in inputs)
+        self.shapes = tuple(t._node.shape if hasattr(t, "_lazy") else getattr(t, "shape", None) for t in inputs)
         self.needs_input_grad = tuple(e is not None and is_grad_enabled() for e in self.edges)
         self.released = False
         self.hooks: dict[int, list] = {}

@@ -463,7 +463,7 @@ class Tensor:
 
     def relu(self):
         with no_grad():
-            out = where(self > 0, self, _c(0, self))
+            out = self._binary("MAX", _c(0, self))  # max keeps NaN, as torch's relu does
         # the gradient reads the output, as torch's does: the input need not outlive the forward (it can stay
         # inside a matmul's epilogue)
         return self._record(Tensor._wrap(out._node), "ReluBackward0", lambda g, out, a: (where(out > 0, g, 0.0),),
@@ -623,28 +623,34 @@ class Tensor:
         return self.reshape(other.shape)
 
     def permute(self, *dims) -> Tensor:
-        dims = tuple(_norm_dim(d, self.ndim) for d in _shape_args(dims))
-        if sorted(dims) != list(range(self.ndim)):
-            raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does not match the "
-                               f"length of the desired ordering of dimensions i.e. input.dim() = {self.ndim} is not "
-                               f"equal to len(dims) = {len(dims)}" if len(dims) != self.ndim else
-                               f"permute(): duplicate dims are not allowed: {list(dims)}")
-        if dims == tuple(range(self.ndim)):
-            return self
         n = self._node
+        nd = len(n.shape)
+        dims = tuple(_norm_dim(d, nd) for d in _shape_args(dims))
+        if sorted(dims) != list(range(nd)):
+            raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does not match the "
+                               f"length of the desired ordering of dimensions i.e. input.dim() = {nd} is not "
+                               f"equal to len(dims) = {len(dims)}" if len(dims) != nd else
+                               f"permute(): duplicate dims are not allowed: {list(dims)}")
+        return self._permute(dims)
+
+    def _permute(self, dims) -> Tensor:
+        n, nd = self._node, len(dims)
+        if dims == tuple(range(nd)):
+            return self
         if n.op == "MATMUL" and not n.realized and self._base is None and not self.requires_grad and \
-                dims == (*range(self.ndim - 2), self.ndim - 1, self.ndim - 2):
+                dims == (*range(nd - 2), nd - 1, nd - 2):
             # (a @ b)^T = b^T @ a^T: a weight gradient comes out in the layout it is stored in, with no copy
             a, b = (Tensor._wrap(s) for s in n.srcs)
             return b.transpose(-1, -2) @ a.transpose(-1, -2)
-        inv = tuple(sorted(range(len(dims)), key=dims.__getitem__))
-        return self._movement(lambda v: v.permute(dims), "PermuteBackward0", lambda g, out, a: (g.permute(*inv),))
+        inv = tuple(sorted(range(nd), key=dims.__getitem__))
+        return self._movement(lambda v: v.permute(dims), "PermuteBackward0", lambda g, out, a: (g._permute(inv),))
 
     def transpose(self, d0, d1) -> Tensor:
-        order = list(range(self.ndim))
-        d0, d1 = _norm_dim(d0, self.ndim), _norm_dim(d1, self.ndim)
+        nd = len(self._node.shape)
+        order = list(range(nd))
+        d0, d1 = _norm_dim(d0, nd), _norm_dim(d1, nd)
         order[d0], order[d1] = order[d1], order[d0]
-        return self.permute(*order)
+        return self._permute(tuple(order))
 
     swapaxes = transpose
 
@@ -657,21 +663,29 @@ class Tensor:
         if len(shape) == 1 and shape[0] == self._node.shape:  # the common no-op in broadcasting binary ops
             return self
         shape = _shape_args(shape)
-        if len(shape) < self.ndim:
+        src = tuple(self._node.shape)
+        if len(shape) < len(src):
             raise RuntimeError(f"expand: the number of sizes provided ({len(shape)}) must be greater or equal to the "
-                               f"number of dimensions in the tensor ({self.ndim})")
-        x = self if len(shape) == self.ndim else self.reshape((1,) * (len(shape) - self.ndim) + tuple(self.shape))
-        shape = tuple(s if n == -1 else n for s, n in zip(x.shape, shape))
-        for i, (s, n) in enumerate(zip(x.shape, shape)):
+                               f"number of dimensions in the tensor ({len(src)})")
+        full = (1,) * (len(shape) - len(src)) + src  # new leading dims first, then one view: no node in between
+        shape = tuple(s if n == -1 else n for s, n in zip(full, shape))
+        for i, (s, n) in enumerate(zip(full, shape)):
             if s != n and s != 1:
                 raise RuntimeError(f"The expanded size of the tensor ({n}) must match the existing size ({s}) at "
                                    f"non-singleton dimension {i}.  Target sizes: {list(shape)}.  Tensor sizes: "
-                                   f"{list(x.shape)}")
-        if shape == tuple(x.shape):
-            return x
-        axes = tuple(i for i, (s, n) in enumerate(zip(x.shape, shape)) if s != n)
-        return x._movement(lambda v: v.expand(shape), "ExpandBackward0",
-                           lambda g, out, a: (g.sum(axes, keepdim=True),))
+                                   f"{list(src)}")
+        if shape == src:
+            return self
+        node = self._node
+        if node.op in ("CONST", "ARG") and self._base is None and not self.requires_grad:
+            return Tensor._wrap(Node(node.op, (), shape, node.dtype, node.device, node.arg))  # a broadcast scalar
+        axes = tuple(i for i, (s, n) in enumerate(zip(full, shape)) if s != n)
+
+        def view_fn(v):
+            v = v.reshape(full)
+            return v and v.expand(shape)
+
+        return self._movement(view_fn, "ExpandBackward0", lambda g, out, a: (g.sum(axes, keepdim=True).reshape(src),))
 
     def expand_as(self, other):
         return self.expand(other.shape)
