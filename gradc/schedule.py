@@ -242,8 +242,9 @@ def _merge_outputs(kernels, order, bound) -> list[Kernel]:
     for k in kernels:
         for i in k.inputs:
             readers.setdefault(id(i), []).append(k)
+    merged: set = set()
     for ka in list(kernels):
-        if not any(k is ka for k in kernels):  # already merged into a later kernel
+        if id(ka) in merged:  # already merged into a later kernel
             continue
         a = ka.out
         kb = readers.get(id(a), [None])[0] if len(readers.get(id(a), ())) == 1 else None
@@ -256,6 +257,7 @@ def _merge_outputs(kernels, order, bound) -> list[Kernel]:
         log(3, f"{a.op}{a.shape} is stored by the kernel that reads it ({new.name})")
         kernels[kernels.index(kb)] = new
         kernels.remove(ka)
+        merged.update((id(ka), id(kb)))
         for k in (ka, kb):  # the merged kernel reads what both read, except a
             for i in k.inputs:
                 readers[id(i)] = [x for x in readers.get(id(i), []) if x is not k]
