@@ -2,7 +2,8 @@
 
 Everything else (sub, sigmoid, softmax, layers, losses) is composed from these in tensor.py and nn/, and gets its
 kernel code and its gradient for free. Gradient rules take (g, out, *inputs) as Tensors and return one gradient per
-input (None where the input is not differentiable); they build lazy nodes, so backward kernels fuse like forward.
+input (None where the input is not differentiable, or does not require grad: rules of the costly binary ops skip
+that work); they build lazy nodes, so backward kernels fuse like forward.
 C expressions take their operands as {0}, {1}, {2} and compute halves in float (halves are converted at load/store).
 """
 from __future__ import annotations
@@ -77,8 +78,10 @@ UNARY = {p.name: p for p in [
 
 BINARY = {p.name: p for p in [
     Prim("ADD", "({0} + {1})", np.add, lambda g, out, a, b: (g, g)),
-    Prim("MUL", "({0} * {1})", np.multiply, lambda g, out, a, b: (g * b, g * a)),
-    Prim("DIV", "({0} / {1})", _np_div, lambda g, out, a, b: (g / b, -g * out / b)),
+    Prim("MUL", "({0} * {1})", np.multiply,
+         lambda g, out, a, b: (g * b if a.requires_grad else None, g * a if b.requires_grad else None)),
+    Prim("DIV", "({0} / {1})", _np_div,
+         lambda g, out, a, b: (g / b if a.requires_grad else None, -g * out / b if b.requires_grad else None)),
     Prim("MAX", "({0} > {1} || {0} != {0} ? {0} : {1})", np.maximum, _max_grad),
     Prim("POW", "pow({0}, {1})", _np_unary(np.power),
          lambda g, out, a, b: (g * b * a.pow(b - 1), g * out * a.log())),
@@ -117,7 +120,8 @@ def philox_uniform(seed: int, ctr: np.ndarray) -> np.ndarray:
 
 # Batched matmul over equal batch shapes (the Tensor layer broadcasts them with expand views first).
 MATMUL = Prim("MATMUL", "", np.matmul,
-              lambda g, out, a, b: (g @ b.transpose(-1, -2), a.transpose(-1, -2) @ g))
+              lambda g, out, a, b: (g @ b.transpose(-1, -2) if a.requires_grad else None,
+                                    a.transpose(-1, -2) @ g if b.requires_grad else None))
 
 ELEMENTWISE = {**UNARY, **BINARY, **TERNARY}
 
