@@ -35,7 +35,7 @@ def main():
     ref = a * 0.5 * (1 + np.tanh(0.79788456 * (a + 0.044715 * a**3)))
     assert np.allclose(got, ref, atol=1e-5), "gradc result differs from numpy"
     assert len(ks) == 1, f"expected one fused kernel, got {[k.name for k in ks]}"
-    times = compare({"gradc": run_gradc, "copy kernel on the same device (floor)": run_copy}, repeat=11)
+    times = compare({"gradc": run_gradc, "copy kernel on the same device (floor)": run_copy}, rounds=11)
     torch = try_torch()
     if torch is not None:  # timed on its own: its OpenMP threads spin after each op and would slow the next run
         t = torch.from_numpy(a)

@@ -32,7 +32,7 @@ def main():
         return e / e.sum(1, keepdims=True)
 
     floor = "copy kernel on the same device (floor)"
-    times = compare({"gradc": run(lambda: x.softmax(1)), floor: run(lambda: x + 0.0)}, repeat=21)
+    times = compare({"gradc": run(lambda: x.softmax(1)), floor: run(lambda: x + 0.0)}, rounds=21)
     torch = try_torch()
     if torch is not None:  # timed on its own: its OpenMP threads spin after each op and would slow the next run
         t = torch.from_numpy(a)

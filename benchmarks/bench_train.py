@@ -8,7 +8,7 @@ import numpy as np
 
 import gradc
 
-from common import machine, timeit, try_torch
+from common import compare, machine, try_torch
 
 
 def mlp(lib, x, y):
@@ -50,32 +50,22 @@ def main():
     yb = rng.integers(0, 10, 256)
     seq = [rng.standard_normal((64, 64), dtype=np.float32) for _ in range(32)]
     torch = try_torch()
-    results = {}
+    runs = {}
     for name, lib in [("gradc", gradc), ("torch", torch)]:
         if lib is None:
             continue
         sync = gradc.synchronize if lib is gradc else (lambda: None)
-        step = mlp(lib, lib.tensor(xb), lib.tensor(yb))
-
-        def run_mlp():
-            step().item()
-            sync()
-
-        results[(name, "mlp")] = timeit(run_mlp, 3, 10)
-        rstep = rnn(lib, [lib.tensor(x) for x in seq])
-
-        def run_rnn():
-            rstep().item()
-            sync()
-
-        if lib is gradc:
-            progs = gradc.get_default_device().backend._programs
-            before = len(progs)
-            run_rnn()
-            first = len(progs) - before
-        results[(name, "rnn")] = timeit(run_rnn, 2, 5)
-        if lib is gradc:
-            programs = (first, len(progs) - before - first)
+        step, rstep = mlp(lib, lib.tensor(xb), lib.tensor(yb)), rnn(lib, [lib.tensor(x) for x in seq])
+        runs[(name, "mlp")] = lambda step=step, sync=sync: (step().item(), sync())
+        runs[(name, "rnn")] = lambda step=rstep, sync=sync: (step().item(), sync())
+    # gradc and torch in turns, blocks of steps each, so that the machine's drift falls on both alike
+    results = compare({k: f for k, f in runs.items() if k[1] == "mlp"}, rounds=4, block=5, warmup=2)
+    progs = gradc.get_default_device().backend.__dict__.setdefault("_programs", {})
+    before = len(progs)
+    runs[("gradc", "rnn")]()
+    first = len(progs)
+    results.update(compare({k: f for k, f in runs.items() if k[1] == "rnn"}, rounds=4, block=3, warmup=1))
+    programs = (first - before, len(progs) - first)
     dev = gradc.get_default_device()
     print(f"\ntraining steps on {dev} ({dev.backend.description}); {machine()}")
     print(f"{'step':<52} {'gradc ms':>9} {'torch ms':>9} {'gradc/torch':>12}")
@@ -84,7 +74,7 @@ def main():
         g, t = results[("gradc", key)], results.get(("torch", key))
         ratio = f"{g / t:.2f} (<= {target})" if t else "n/a"
         print(f"{label:<52} {g * 1e3:>9.2f} {t * 1e3 if t else float('nan'):>9.2f} {ratio:>12}")
-    print(f"programs the first RNN step compiled: {programs[0]} for 32 time steps; compiled by the {2 + 5} steps "
+    print(f"programs the first RNN step compiled: {programs[0]} for 32 time steps; compiled by the {4 * (3 + 1)} steps "
           f"after it: {programs[1]} (the same kernels serve every time step)")
 
 

@@ -20,18 +20,19 @@ def timeit(fn, warmup=2, repeat=7) -> float:
     return statistics.median(times)
 
 
-def compare(fns: dict, warmup=2, repeat=15) -> dict:
-    """Median wall time of each fn, timed in turns (one run of each per round), so that the machine's drift, which
-    on a shared 2-core VM moves times by 2x over seconds, falls on all of them alike and the ratios hold."""
-    for fn in fns.values():
-        for _ in range(warmup):
-            fn()
+def compare(fns: dict, rounds=15, block=1, warmup=1) -> dict:
+    """Median wall time of each fn, timed in turns: per round, each fn runs `warmup` untimed times (they absorb what
+    the previous fn left behind: torch's and OpenBLAS's threads spin a while after each op) and `block` timed ones.
+    On a shared 2-core VM, whose speed drifts by 2x over seconds, the drift then falls on all of them alike."""
     times = {name: [] for name in fns}
-    for _ in range(repeat):
+    for _ in range(rounds):
         for name, fn in fns.items():
-            t = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t)
+            for _ in range(warmup):
+                fn()
+            for _ in range(block):
+                t = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - t)
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 

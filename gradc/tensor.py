@@ -640,8 +640,9 @@ class Tensor:
         if n.op == "MATMUL" and not n.realized and self._base is None and not self.requires_grad and \
                 dims == (*range(nd - 2), nd - 1, nd - 2):
             # (a @ b)^T = b^T @ a^T: a weight gradient comes out in the layout it is stored in, with no copy
-            a, b = (Tensor._wrap(s) for s in n.srcs)
-            return b.transpose(-1, -2) @ a.transpose(-1, -2)
+            t = lambda s: view_of(s, View.contiguous(s.shape).permute(dims))  # noqa: E731
+            a, b = n.srcs
+            return Tensor._wrap(Node("MATMUL", (t(b), t(a)), tuple(n.shape[d] for d in dims), n.dtype, n.device))
         inv = tuple(sorted(range(nd), key=dims.__getitem__))
         return self._movement(lambda v: v.permute(dims), "PermuteBackward0", lambda g, out, a: (g._permute(inv),))
 
@@ -876,6 +877,10 @@ class Tensor:
     # ------------------------------------------------------------ linear algebra
     def matmul(self, other) -> Tensor:
         a, b = self, self._other(other, "matmul")
+        na, nb = a._node, b._node
+        if len(na.shape) == len(nb.shape) == 2 and na.dtype is nb.dtype and na.dtype.is_floating_point and \
+                na.shape[1] == nb.shape[0] != 0:  # the common case, without the general path's checks and views
+            return _prim("MATMUL", MATMUL, (a, b), na.dtype, shape=(na.shape[0], nb.shape[1]), name="MmBackward0")
         if a.ndim == 0 or b.ndim == 0:
             raise RuntimeError("both arguments to matmul need to be at least 1D, but they are "
                                f"{a.ndim}D and {b.ndim}D")
