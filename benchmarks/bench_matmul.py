@@ -5,7 +5,7 @@ import numpy as np
 
 import gradc
 
-from common import machine, timeit, try_torch
+from common import compare, machine, try_torch
 
 N = 1024
 
@@ -21,17 +21,17 @@ def main():
         gradc.synchronize()
 
     flop = 2 * N**3
-    rows = [("gradc", flop / timeit(run, 1, 5))]
     with gradc.debug.kernels() as ks:
         got = (x @ y).numpy()
     ref = a.astype(np.float64) @ b
     err = np.linalg.norm(got - ref) / np.linalg.norm(ref)
     assert err < 1e-5, err
-    rows.append(("numpy (OpenBLAS)", flop / timeit(lambda: a @ b, 1, 5)))
+    times = compare({"gradc": run, "numpy (OpenBLAS)": lambda: a @ b}, rounds=3, block=4, warmup=2)
     torch = try_torch()
-    if torch is not None:
+    if torch is not None:  # on its own: its threads and OpenBLAS's, taking turns, slow each other down
         ta, tb = torch.from_numpy(a), torch.from_numpy(b)
-        rows.append(("torch (CPU)", flop / timeit(lambda: ta @ tb, 1, 5)))
+        times["torch (CPU)"] = compare({"torch": lambda: ta @ tb}, rounds=1, block=5)["torch"]
+    rows = [(name, flop / t) for name, t in times.items()]
     print(f"\n{N}x{N}x{N} float32 matmul on {dev} ({dev.backend.description}); {machine()}")
     print(f"{'what':<24} {'GFLOP/s':>9}")
     for name, r in rows:
