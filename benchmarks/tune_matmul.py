@@ -15,7 +15,7 @@ def main(n=1024):
     x, y = gradc.tensor(a), gradc.tensor(b)
     backend = x.device.backend
     results = []
-    for tm, tnv, l0 in itertools.product((4, 6, 8), (1, 2, 3), (1,)):
+    for tm, tnv, l0 in itertools.product((4, 6, 8), (1, 2, 3), (1, 8)):
         if tm * tnv > 12:  # accumulators must fit in the vector registers
             continue
         backend.matmul_tile = (tm, tnv, l0)
