@@ -6,7 +6,7 @@ import numpy as np
 
 import gradc
 
-from common import compare, machine, table, timeit, try_torch
+from common import against_floor, try_torch
 
 ROWS, COLS = 2048, 4096
 
@@ -14,35 +14,19 @@ ROWS, COLS = 2048, 4096
 def main():
     a = np.random.default_rng(0).standard_normal((ROWS, COLS), dtype=np.float32)
     x = gradc.tensor(a)
-    dev = x.device
-
-    def run(f):
-        def go():
-            gradc.realize(f())
-            gradc.synchronize()
-        return go
-
     with gradc.debug.kernels() as ks:
         got = x.softmax(1).numpy()
-    e = np.exp(a - a.max(1, keepdims=True))
-    assert np.allclose(got, e / e.sum(1, keepdims=True), atol=1e-6)
 
     def np_softmax():
         e = np.exp(a - a.max(1, keepdims=True))
         return e / e.sum(1, keepdims=True)
 
-    floor = "copy kernel on the same device (floor)"
-    times = compare({"gradc": run(lambda: x.softmax(1)), floor: run(lambda: x + 0.0)}, rounds=21)
+    assert np.allclose(got, np_softmax(), atol=1e-6)
     torch = try_torch()
-    if torch is not None:  # timed on its own: its OpenMP threads spin after each op and would slow the next run
-        t = torch.from_numpy(a)
-        times["torch eager (CPU)"] = timeit(lambda: t.softmax(1), 2, 7)
-    times["numpy"] = timeit(np_softmax, 1, 3)
-    rows = list(times.items())
-    table(rows, f"softmax over rows, {ROWS}x{COLS} float32 on {dev} ({dev.backend.description}); {machine()}")
-    r = dict(rows)
+    t = torch.from_numpy(a) if torch is not None else None
+    r = against_floor(f"softmax over rows, {ROWS}x{COLS} float32", x, lambda: x.softmax(1),
+                      torch and (lambda: t.softmax(1)), np_softmax, rounds=21)
     print(f"kernels: {[k.name for k in ks]} (target: at most 2)")
-    print(f"gradc / copy floor: {r['gradc'] / r['copy kernel on the same device (floor)']:.2f} (target <= 2)")
     if torch is not None:
         print(f"torch / gradc: {r['torch eager (CPU)'] / r['gradc']:.2f}x (target > 1)")
 

@@ -58,3 +58,28 @@ def table(rows, title):
     ref = dict(rows).get("gradc")
     for name, t in rows:
         print(f"{name:<44} {t * 1e3:>10.2f} {t / ref if ref else float('nan'):>8.2f}x")
+
+
+FLOOR = "copy kernel on the same device (floor)"
+
+
+def against_floor(title, x, gradc_fn, torch_fn=None, numpy_fn=None, rounds=15) -> dict:
+    """Time gradc_fn() (realized, synchronized) against the bandwidth floor, a kernel that reads and writes every
+    element of x once, in turns; then torch_fn and numpy_fn, each on its own (torch's OpenMP threads spin after
+    each op and would slow the run that follows). Prints the table and returns the times by row name."""
+    import gradc
+
+    def realized(f):
+        def run():
+            gradc.realize(f())
+            gradc.synchronize()
+        return run
+
+    times = compare({"gradc": realized(gradc_fn), FLOOR: realized(lambda: x + 0.0)}, rounds=rounds)
+    if torch_fn is not None:
+        times["torch eager (CPU)"] = timeit(torch_fn, 1, 5)
+    if numpy_fn is not None:
+        times["numpy"] = timeit(numpy_fn, 1, 3)
+    table(list(times.items()), f"{title} on {x.device} ({x.device.backend.description}); {machine()}")
+    print(f"gradc / copy floor: {times['gradc'] / times[FLOOR]:.2f} (target <= 2)")
+    return times
