@@ -89,19 +89,19 @@ class OpenCLBackend(Backend):
         cl.enqueue_copy(self.queue, dst, src, byte_count=nbytes)
 
     def compile(self, source: str, name: str):
-        binary = self.disk.get(source)
-        if binary is not None:
+        with warnings.catch_warnings():  # notes on generated code (x != x on integers) are not the user's concern
+            warnings.simplefilter("ignore", cl.CompilerWarning)
+            binary = self.disk.get(source)
+            if binary is not None:
+                try:
+                    prog = cl.Program(self.ctx, [self.cl_device], [binary]).build(options=self.options)
+                    return getattr(prog, name)
+                except Exception:  # a stale or corrupt cache entry is rebuilt, not fatal
+                    self.disk.drop(source)
             try:
-                prog = cl.Program(self.ctx, [self.cl_device], [binary]).build(options=self.options)
-                return getattr(prog, name)
-            except Exception:  # a stale or corrupt cache entry is rebuilt, not fatal
-                self.disk.drop(source)
-        try:
-            with warnings.catch_warnings():  # notes on generated code (x != x on integers) are not the user's concern
-                warnings.simplefilter("ignore", cl.CompilerWarning)
                 prog = cl.Program(self.ctx, source).build(options=self.options)
-        except cl.Error as e:
-            raise KernelBuildError(name, source, str(e), self.description) from None
+            except cl.Error as e:
+                raise KernelBuildError(name, source, str(e), self.description) from None
         self.disk.put(source, prog.get_info(cl.program_info.BINARIES)[0])
         return getattr(prog, name)
 

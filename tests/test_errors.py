@@ -76,6 +76,29 @@ def test_kernel_build_error_numbers_every_line(opencl):
         assert f"{i:4d} | {line}" in msg
 
 
+def test_disk_cache_serves_a_new_process_and_rebuilds_a_corrupt_entry(opencl):
+    import uuid
+    import warnings
+
+    from gradc.backends.opencl import open_device
+
+    # an integer self-comparison, as generated code has (x != x is max's NaN test): its build log is not shown
+    src = f"/* {uuid.uuid4()} */ __kernel void k(__global int* o) {{ int x = o[0]; o[0] = x != x; }}"
+    index = int(str(opencl).split(":")[1])
+    open_device(index).compile(src, "k")  # built from source, stored on disk
+    fresh = open_device(index)  # a second process, in effect: only the disk cache is shared
+    stored = []
+    fresh.disk.put = lambda *a: stored.append(a)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert fresh.compile(src, "k") is not None
+    assert stored == []  # served from the disk: nothing was built and stored again
+    corrupt = open_device(index)
+    corrupt.disk.put(src, b"not a program binary")
+    assert corrupt.compile(src, "k") is not None
+    assert corrupt.disk.get(src) != b"not a program binary"  # rebuilt and stored again
+
+
 def test_float64_where_the_device_lacks_fp64(device):
     backend = gradc.device(device).backend
     if backend.supports(gradc.float64):
