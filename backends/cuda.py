@@ -208,7 +208,7 @@ class CUDABackend(Backend):
         _activate(self)
         handle.free()
 
-    def copy_in(self, handle, array):
+    def copy_in(self, handle, array, wait=True):
         _activate(self)
         self.drv.memcpy_htod(handle, np.ascontiguousarray(array))
 

@@ -79,11 +79,17 @@ class OpenCLBackend(Backend):
     def free(self, handle):
         handle.release()
 
-    def copy_in(self, handle, array):
-        cl.enqueue_copy(self.queue, handle, np.ascontiguousarray(array), is_blocking=True)
+    def copy_in(self, handle, array, wait=True):
+        # a blocking write waits for every kernel queued before it; a private array can go in the background (the
+        # event keeps it alive and, when dropped, waits for the copy: it is kept until the queue is drained)
+        event = cl.enqueue_copy(self.queue, handle, np.ascontiguousarray(array), is_blocking=wait)
+        if not wait:
+            self._pending = [e for e in getattr(self, "_pending", [])[-64:]
+                             if e.command_execution_status != cl.command_execution_status.COMPLETE] + [event]
 
     def copy_out(self, handle, array):
         cl.enqueue_copy(self.queue, array, handle, is_blocking=True)
+        self._pending = []
 
     def copy_buffer(self, src, dst, nbytes):
         cl.enqueue_copy(self.queue, dst, src, byte_count=nbytes)
@@ -112,6 +118,7 @@ class OpenCLBackend(Backend):
 
     def synchronize(self):
         self.queue.finish()
+        self._pending = []
 
 
 def open_device(index: int) -> OpenCLBackend:

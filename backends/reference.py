@@ -29,7 +29,7 @@ class ReferenceBackend(Backend):
     def free(self, handle):
         pass
 
-    def copy_in(self, handle, array):
+    def copy_in(self, handle, array, wait=True):
         handle[: array.nbytes] = np.ascontiguousarray(array).reshape(-1).view(np.uint8)
 
     def copy_out(self, handle, array):

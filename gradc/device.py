@@ -22,7 +22,9 @@ class Backend:
     def free(self, handle):
         self._missing("free")
 
-    def copy_in(self, handle, array):
+    def copy_in(self, handle, array, wait=True):
+        """wait=False: the copy may finish later (array is private and never changes); by default the caller may
+        reuse array as soon as this returns."""
         self._missing("copy_in")
 
     def copy_out(self, handle, array):

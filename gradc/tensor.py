@@ -30,10 +30,10 @@ def _leaf(array: np.ndarray, dtype: dt.dtype, dev: device) -> Node:
     if not array.flags.c_contiguous:  # (np.ascontiguousarray would turn a 0-d array into shape (1,))
         array = array.copy()
     buf = backend.buffer(array.nbytes)
-    if array.nbytes:
-        backend.copy_in(buf.handle, array)
     # buffers are never written after this, so a copy of small data answers later reads without a device sync
     host = array.copy() if array.nbytes <= HOST_COPY_MAX_BYTES else None
+    if array.nbytes:  # a private copy goes in the background; the caller's own array is read before we return
+        backend.copy_in(buf.handle, array if host is None else host, wait=host is None)
     return Node("BUFFER", (), tuple(array.shape), dtype, dev, buffer=buf, host=host)
 
 

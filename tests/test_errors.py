@@ -1,5 +1,6 @@
 """Errors a user meets: raised when the op is recorded (not later, inside a kernel), of torch's type, with a message
 that says what to change."""
+import numpy as np
 import pytest
 
 import gradc
@@ -97,6 +98,16 @@ def test_disk_cache_serves_a_new_process_and_rebuilds_a_corrupt_entry(opencl):
     corrupt.disk.put(src, b"not a program binary")
     assert corrupt.compile(src, "k") is not None
     assert corrupt.disk.get(src) != b"not a program binary"  # rebuilt and stored again
+
+
+@pytest.mark.parametrize("n", [7, 1 << 15])  # below and above the size whose host copy is kept
+def test_tensor_keeps_its_values_when_the_source_array_changes(n, device):
+    a = np.arange(n, dtype=np.float32)
+    x = gradc.tensor(a, device=device)
+    y = x * 2  # a kernel queued behind the upload
+    a[:] = -1  # the caller reuses its array at once
+    np.testing.assert_array_equal(y.numpy(), np.arange(n, dtype=np.float32) * 2)
+    np.testing.assert_array_equal(x.numpy(), np.arange(n, dtype=np.float32))
 
 
 def test_float64_where_the_device_lacks_fp64(device):
