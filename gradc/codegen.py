@@ -433,8 +433,8 @@ def render(k: Kernel, d: Dialect, backend=None) -> tuple[str, tuple, tuple]:
         if w > 1 and sa_k == 1 and sb_k == 1 and kk % w == 0:  # x @ W.t(): dot products along contiguous k
             W, (TM, TN, L0), KS = w, getattr(backend, "matmul_tile_nt", (4, 3, 8)), w
             vt = f"{t}{W}"
-            setup = [f"int ar{i} = abase + min(row + {i}, {n - 1}) * {sa_n};" for i in range(TM)]
-            setup += [f"int bc{j} = bbase + min(col + {j}, {m - 1}) * {sb_m};" for j in range(TN)]
+            setup = [f"{d.long} ar{i} = abase + min(row + {i}, {n - 1}) * {sa_n};" for i in range(TM)]
+            setup += [f"{d.long} bc{j} = bbase + min(col + {j}, {m - 1}) * {sb_m};" for j in range(TN)]
             setup += [f"{vt} acc{i}_{j} = ({vt})(0.0f);" for i in range(TM) for j in range(TN)]
             step = [f"{vt} xa{i} = {vector_load(pa, f'ar{i} + k', W)};" for i in range(TM)]
             step += [f"{vt} xb{j} = {vector_load(pb, f'bc{j} + k', W)};" for j in range(TN)]
@@ -445,8 +445,8 @@ def render(k: Kernel, d: Dialect, backend=None) -> tuple[str, tuple, tuple]:
             TM, TNV, L0 = getattr(backend, "matmul_tile", (4, 3, 8) if W > 1 else (4, 4, 16))
             TNV, KS = min(TNV, max(1, m // W)), 1
             TN, vt = TNV * W, f"{t}{W}" if W > 1 else t
-            setup = [f"int ar{i} = abase + min(row + {i}, {n - 1}) * {sa_n};" for i in range(TM)]
-            setup += [f"int bc{j} = bbase + min(col + {j * W}, {m - W}) * {sb_m};" for j in range(TNV)]
+            setup = [f"{d.long} ar{i} = abase + min(row + {i}, {n - 1}) * {sa_n};" for i in range(TM)]
+            setup += [f"{d.long} bc{j} = bbase + min(col + {j * W}, {m - W}) * {sb_m};" for j in range(TNV)]
             setup += [f"{vt} acc{i}_{j} = ({vt})(0.0f);" for i in range(TM) for j in range(TNV)]
             step = [f"{vt} xb{j} = " + (vector_load(pb, f"bc{j} + k * {sb_k}", W) if W > 1 else
                                         f"{pb}[bc{j} + k * {sb_k}]") + ";" for j in range(TNV)]
