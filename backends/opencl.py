@@ -62,6 +62,8 @@ class OpenCLBackend(Backend):
         self.is_gpu = bool(d.type & cl.device_type.GPU)
         self.compute_units = d.max_compute_units
         self.vector_width = 1 if self.is_gpu else max(1, d.preferred_vector_width_float)
+        # PoCL compiles with clang, whose __builtin_prefetch row kernels use; OpenCL's own prefetch() is a no-op there
+        self.prefetch = "Portable Computing Language" in d.platform.name
         self.ctx = cl.Context([d])
         self.queue = cl.CommandQueue(self.ctx)
         self.fp64 = "cl_khr_fp64" in d.extensions

@@ -42,7 +42,7 @@ class Dialect:
     device_fn: str  # qualifier of a helper function callable from kernels
     as_int: str  # bit casts float <-> int; {w} is the vector width ("" for scalars)
     as_float: str
-    prefetch: str  # a cache hint for the address {p}, where the compiler has one ("": none)
+    prefetch: str  # a cache hint for the address {p}, for compilers that have one (backend.prefetch says)
 
 
 OPENCL = Dialect(
@@ -258,7 +258,7 @@ class Renderer:
             fast = row.fast and ctype(n.dtype, self.d) == "float"
             w = ct[len("float"):]
             casts = dict(as_int=self.d.as_int.format(w=w), as_float=self.d.as_float.format(w=w))
-            for stage in (row.fast if fast else row.c).split(";"):
+            for stage in (row.fast if fast else row.c_for(n.dtype)).split(";"):
                 xs.append(self.var(ct, stage.strip().format(*xs, **casts)))
             v = xs[-1]
         if valid and n.op in ("CONST", "ARG"):
@@ -367,9 +367,10 @@ def render(k: Kernel, d: Dialect, backend=None) -> tuple[str, tuple, tuple]:
         epilogue = r.lines + [r.store(out, "gid", v)]
         n_out, rlen = out.numel, prod(src.shape[a] for a in axes)
         L = local_size_for(n_out, rlen, backend)
+        combine = REDUCE[op].c_for(red.dtype)
         text = tmpl.render(**common, n=n_out, R=rlen, L=L, base=base, body=body, acc_t=ctype(red.dtype, d),
-                           identity=reduce_identity(op, red.dtype, d), combine=REDUCE[op].c.format(acc="acc", x=x),
-                           combine_local=REDUCE[op].c.format(acc="acc", x="part[lid + s]"), epilogue=epilogue)
+                           identity=reduce_identity(op, red.dtype, d), combine=combine.format(acc="acc", x=x),
+                           combine_local=combine.format(acc="acc", x="part[lid + s]"), epilogue=epilogue)
         return text, (n_out * L,), (L,)
     if k.kind == "row":
         ref = k.reds[0]
@@ -391,9 +392,10 @@ def render(k: Kernel, d: Dialect, backend=None) -> tuple[str, tuple, tuple]:
             lanes = [f"{acc}v.s{j:x}" for j in range(1, r.vec)]
             loops.append(dict(body=r.lines, acc=acc, acc_t=ctype(red.dtype, d),
                               identity=reduce_identity(op, red.dtype, d),
-                              combine=REDUCE[op].c.format(acc=acc + ("v" if r.vec > 1 else ""), x=x),
-                              horizontal=[f"{acc} = {REDUCE[op].c.format(acc=acc, x=lane)};" for lane in lanes]))
-            if i == 1 and r.vec > 1 and d.prefetch:
+                              combine=REDUCE[op].c_for(red.dtype).format(acc=acc + ("v" if r.vec > 1 else ""), x=x),
+                              horizontal=[f"{acc} = {REDUCE[op].c_for(red.dtype).format(acc=acc, x=lane)};"
+                                          for lane in lanes]))
+            if i == 1 and r.vec > 1 and d.prefetch and getattr(backend, "prefetch", False):
                 # the first loop brought this row in from memory with little to compute; this one computes more:
                 # meanwhile fetch the next row (measured on PoCL: softmax 1.9 -> 1.6x the copy kernel's time)
                 r.lines += [d.prefetch.format(p=f"in{j} + {idx} + {R}") for j, n in enumerate(k.inputs)

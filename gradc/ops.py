@@ -25,6 +25,10 @@ class Prim:
     # Each stage's value joins the operands ({1}, {2}, ... after the inputs); the last stage is the result.
     # {as_int} and {as_float} name the dialect's bit casts between a float and an int of the same width.
     fast: str | None = None
+    exact: str | None = None  # for integer and bool values, where a NaN test is always false (compilers warn)
+
+    def c_for(self, d) -> str:
+        return self.exact if self.exact and d.kind in "ib" else self.c
 
 
 def _max_grad(g, out, a, b):
@@ -68,12 +72,14 @@ UNARY = {p.name: p for p in [
     Prim("COS", "cos({0})", np.cos, lambda g, out, a: (-g * a.sin(),)),
     Prim("SQRT", "sqrt({0})", _np_unary(np.sqrt), lambda g, out, a: (g * 0.5 / out,)),
     # PoCL's vector tanh costs 3x a copy of the data; Eigen's rational minimax fit on [-7.9, 7.9] is within 6 ulp
-    # (3.4e-7 relative), saturates to +-1 beyond and keeps NaN (a comparison with NaN is false, so it passes through)
+    # (3.4e-7 relative), x times the ratio so that denormal x stay exact; +-1 from |x| > 9, where float32's tanh
+    # rounds to 1. NaN passes through: every comparison with it is false.
     Prim("TANH", "tanh({0})", np.tanh, lambda g, out, a: (g * (1 - out * out),),
          fast="({0} > 7.9053111f ? 7.9053111f : {0} < -7.9053111f ? -7.9053111f : {0}); {1} * {1}; "
-              "{1} * ((((((-2.76076848e-16f * {2} + 2.00018790e-13f) * {2} - 8.60467152e-11f) * {2} + "
+              "{1} * (((((((-2.76076848e-16f * {2} + 2.00018790e-13f) * {2} - 8.60467152e-11f) * {2} + "
               "5.12229709e-08f) * {2} + 1.48572236e-05f) * {2} + 6.37261929e-04f) * {2} + 4.89352456e-03f) / "
-              "(((1.19825839e-06f * {2} + 1.18534706e-04f) * {2} + 2.26843463e-03f) * {2} + 4.89352519e-03f)"),
+              "(((1.19825839e-06f * {2} + 1.18534706e-04f) * {2} + 2.26843463e-03f) * {2} + 4.89352519e-03f)); "
+              "({0} > 9.0f ? 1.0f : {0} < -9.0f ? -1.0f : {3})"),
 ]}
 
 BINARY = {p.name: p for p in [
@@ -82,7 +88,8 @@ BINARY = {p.name: p for p in [
          lambda g, out, a, b: (g * b if a.requires_grad else None, g * a if b.requires_grad else None)),
     Prim("DIV", "({0} / {1})", _np_div,
          lambda g, out, a, b: (g / b if a.requires_grad else None, -g * out / b if b.requires_grad else None)),
-    Prim("MAX", "({0} > {1} || {0} != {0} ? {0} : {1})", np.maximum, _max_grad),
+    # NaN from either side wins; the NaN test is on {1}, as relu's max(0, x) puts its literal first
+    Prim("MAX", "({1} >= {0} || {1} != {1} ? {1} : {0})", np.maximum, _max_grad, exact="({1} >= {0} ? {1} : {0})"),
     Prim("POW", "pow({0}, {1})", _np_unary(np.power),
          lambda g, out, a, b: (g * b * a.pow(b - 1), g * out * a.log())),
     Prim("CMPLT", "({0} < {1})", np.less, None),
@@ -97,7 +104,7 @@ TERNARY = {p.name: p for p in [
 # Reductions keep reduced dims as size 1; the Tensor layer squeezes them when keepdim=False.
 REDUCE = {p.name: p for p in [
     Prim("SUM", "{acc} + {x}", np.sum, lambda g, out, a: (g.expand(a.shape),)),
-    Prim("MAX", "{x} > {acc} || {x} != {x} ? {x} : {acc}", np.max,
+    Prim("MAX", "{x} > {acc} || {x} != {x} ? {x} : {acc}", np.max, exact="{x} > {acc} ? {x} : {acc}", grad=
          # amax spreads the gradient evenly over ties, as torch does
          lambda g, out, a: ((g / (a == out).to(g.dtype).sum(_reduced(a, out), keepdim=True)).expand(a.shape)
                             * (a == out).to(g.dtype),)),

@@ -75,9 +75,9 @@ def toposort(targets) -> list[Node]:
     return order
 
 
-def boundaries(targets) -> tuple[list[Node], set]:
+def boundaries(targets, pack=False) -> tuple[list[Node], set]:
     order = toposort(targets)
-    if _pack_operands(order):
+    if pack and _pack_operands(order):
         order = toposort(targets)
     users: dict[int, list[Node]] = {}
     for n in order:
@@ -93,7 +93,7 @@ def boundaries(targets) -> tuple[list[Node], set]:
             bound.add(id(n.srcs[0]))
         if n.op == "MATMUL":  # the template reads its operands from buffers, through one strided view at most
             for s in n.srcs:
-                bound.add(id(s.srcs[0]) if s.op == "VIEW" and s.arg.mask is None else id(s))
+                bound.add(id(s.srcs[0]) if s.op == "VIEW" and s.arg.mask is None and not s.realized else id(s))
         if not config.fusion and n.op not in LEAVES and n.op != "VIEW" or n.depth % MAX_CHAIN == 0 < n.depth:
             # an elementwise recurrence (an LSTM's cell state) would otherwise grow one kernel without end
             bound.add(id(n))
@@ -141,11 +141,12 @@ PACK_MIN_FLOP = 2**30  # measured on PoCL: 1024^3 77 -> 89 GFLOP/s packed; 512^3
 
 
 def _pack_operands(order) -> bool:
-    """A large float32 matmul on a vector device reads an operand that is not contiguous along k through a
-    transposed copy, made by a kernel of its own (BLAS calls it packing). With both operands contiguous along k the
-    template runs its dot-product layout instead of walking B's rows a page apart, where they all fall into one
-    set of the L1 cache; the copy reads and writes the operand once. True if it rewrote any matmul."""
-    packed = False
+    """A large float32 matmul on a vector device reads an operand that is not contiguous along k through a copy
+    that is (BLAS calls it packing): A copied as it is, B copied transposed, each by a kernel of its own. With both
+    operands contiguous along k the template runs its dot-product layout instead of walking B's rows a page apart,
+    where they all fall into one set of the L1 cache; a copy reads and writes its operand once. True if it
+    rewrote any matmul."""
+    packed: dict = {}  # (id(operand), which) -> its packed node: an operand shared by matmuls is copied once
     for n in order:
         if n.op != "MATMUL" or n.dtype.name != "float32" or not config.fusion:
             continue
@@ -154,19 +155,23 @@ def _pack_operands(order) -> bool:
         w = getattr(n.device.backend, "vector_width", 1)
         if w == 1 or k % w or prod(batch) != 1 or 2 * n.numel * k < PACK_MIN_FLOP:
             continue
-        perm = (*range(len(a.shape) - 2), len(a.shape) - 1, len(a.shape) - 2)
+        swap = (*range(len(a.shape) - 2), len(a.shape) - 1, len(a.shape) - 2)  # the last two dims exchanged
         srcs = list(n.srcs)
-        for i, dim in ((0, -1), (1, -2)):
-            s = srcs[i]
-            strides = s.arg.strides if s.op == "VIEW" and s.arg.mask is None else contiguous_strides(s.shape)
-            if strides[dim] != 1:
-                t = view_of(s, View.contiguous(s.shape).permute(perm))
-                copy = Node("CONTIGUOUS", (t,), t.shape, s.dtype, s.device)
-                srcs[i] = view_of(copy, View.contiguous(copy.shape).permute(perm))
+        for i, s in enumerate(srcs):
+            # a realized view's buffer is its own, contiguous
+            view = s.op == "VIEW" and s.arg.mask is None and not s.realized
+            if (s.arg.strides if view else contiguous_strides(s.shape))[-1 - i] == 1:
+                continue
+            key = (id(s), i)
+            if key not in packed:
+                src = s if i == 0 else view_of(s, View.contiguous(s.shape).permute(swap))
+                copy = Node("CONTIGUOUS", (src,), src.shape, s.dtype, s.device)
+                packed[key] = copy if i == 0 else view_of(copy, View.contiguous(copy.shape).permute(swap))
+            srcs[i] = packed[key]
         if srcs != list(n.srcs):
             log(3, f"MATMUL{n.shape} reads packed operands")
-            n.srcs, packed = tuple(srcs), True
-    return packed
+            n.srcs = tuple(srcs)
+    return bool(packed)
 
 
 def _row_expand(v: Node) -> bool:
@@ -228,7 +233,7 @@ def _plain_path(root, r, bound) -> bool:
 def schedule(targets) -> list[Kernel]:
     from .codegen import lower
 
-    order, bound = boundaries([t for t in targets if not t.realized])
+    order, bound = boundaries([t for t in targets if not t.realized], pack=True)
     kernels = [lower(n, bound) for n in order if id(n) in bound and n.op not in ("BUFFER",)]
     return _merge_outputs(kernels, order, bound) if config.fusion else kernels
 

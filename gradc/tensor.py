@@ -322,7 +322,7 @@ class Tensor:
         a, b = a.to(d), b.to(d)
         if a._node.shape != b._node.shape:
             shape = _broadcast_shape(a._node.shape, b._node.shape, name)
-            a, b = a.expand(shape), b.expand(shape)
+            a, b = a._broadcast(shape), b._broadcast(shape)
         return _prim(op, BINARY[op], (a, b), out_dtype or (dt.bool_ if op.startswith("CMP") else d))
 
     def __add__(self, o):
@@ -384,11 +384,11 @@ class Tensor:
     def __gt__(self, o):
         return self._binary("CMPLT", o, True, name="gt")
 
-    def __le__(self, o):
-        return (self > o).logical_not()
+    def __le__(self, o):  # not "not >": NaN <= x is False
+        return (self < o)._binary("MAX", self == o)
 
     def __ge__(self, o):
-        return (self < o).logical_not()
+        return (self > o)._binary("MAX", self == o)
 
     def __eq__(self, o):
         return self._binary("CMPEQ", o, name="eq")
@@ -463,10 +463,10 @@ class Tensor:
 
     def relu(self):
         with no_grad():
-            out = self._binary("MAX", _c(0, self))  # max keeps NaN, as torch's relu does
+            out = _c(0, self)._binary("MAX", self)  # max(0, x): NaN and -0.0 come through, as in torch
         # the gradient reads the output, as torch's does: the input need not outlive the forward (it can stay
         # inside a matmul's epilogue)
-        return self._record(Tensor._wrap(out._node), "ReluBackward0", lambda g, out, a: (where(out > 0, g, 0.0),),
+        return self._record(Tensor._wrap(out._node), "ReluBackward0", lambda g, out, a: (where(out <= 0, 0.0, g),),
                             [self])
 
     def abs(self):
@@ -677,16 +677,21 @@ class Tensor:
                                    f"{list(src)}")
         if shape == src:
             return self
-        node = self._node
-        if node.op in ("CONST", "ARG") and self._base is None and not self.requires_grad:
-            return Tensor._wrap(Node(node.op, (), shape, node.dtype, node.device, node.arg))  # a broadcast scalar
         axes = tuple(i for i, (s, n) in enumerate(zip(full, shape)) if s != n)
 
         def view_fn(v):
-            v = v.reshape(full)
+            v = v.reshape(full) if full != src else v  # (a padded view cannot reshape, but needs no new dims)
             return v and v.expand(shape)
 
         return self._movement(view_fn, "ExpandBackward0", lambda g, out, a: (g.sum(axes, keepdim=True).reshape(src),))
+
+    def _broadcast(self, shape) -> Tensor:
+        """expand for an operand that an op reads at once: a constant becomes a new constant node of that shape
+        (the user never sees it, so it need not stay a view of the original)."""
+        node = self._node
+        if node.op in ("CONST", "ARG") and node.shape != shape and self._base is None and not self.requires_grad:
+            return Tensor._wrap(Node(node.op, (), shape, node.dtype, node.device, node.arg))
+        return self.expand(shape)
 
     def expand_as(self, other):
         return self.expand(other.shape)
@@ -1143,8 +1148,8 @@ def where(cond, a, b) -> Tensor:
     b = b if isinstance(b, Tensor) else ref._other(b, "where")
     d = _result_dtype(a, b)
     shape = _broadcast_shape(_broadcast_shape(cond.shape, a.shape, "where"), b.shape, "where")
-    c = cond.to(dt.bool_).expand(shape)
-    return _prim("WHERE", TERNARY["WHERE"], (c, a.to(d).expand(shape), b.to(d).expand(shape)), d)
+    c = cond.to(dt.bool_)._broadcast(shape)
+    return _prim("WHERE", TERNARY["WHERE"], (c, a.to(d)._broadcast(shape), b.to(d)._broadcast(shape)), d)
 
 
 def tensor(data, dtype=None, device=None, requires_grad=False) -> Tensor:

@@ -98,6 +98,9 @@ def test_tanh_is_accurate_over_the_whole_float_range(device):
         ulp = np.spacing(np.abs(np.resize(want, n)).astype(np.float32)).astype(np.float64)
         assert np.array_equal(np.isnan(got), np.isnan(a))
         assert np.nanmax(np.abs(got - np.resize(want, n)) / ulp) <= 8
+        assert np.all(got[np.abs(a) >= 10] == np.sign(a[np.abs(a) >= 10]))  # saturates, as float32's does
+    tiny = np.array([1e-40, -3e-42, 1e-38, -1e-45] * 2, np.float32)  # denormal inputs: tanh(x) = x, to 1 unit
+    np.testing.assert_allclose(gradc.tensor(tiny, device=device).tanh().numpy(), tiny, rtol=0, atol=2.0**-149)
 
 
 def test_exp_is_accurate_over_the_whole_float_range(device):
@@ -116,6 +119,13 @@ def test_exp_is_accurate_over_the_whole_float_range(device):
         assert np.max(np.abs(got[normal] - w[normal]) / ulp) <= 3
         assert np.all(np.abs(got[w < 2.0**-126] - w[w < 2.0**-126]) <= 2.0**-149)
         assert np.all(got[(w > np.finfo(np.float32).max) & ~np.isnan(a)] == np.inf)
+
+
+def test_comparisons_with_nan_and_relu_at_nan_and_negative_zero(device):
+    x = np.array([np.nan, -0.0, 0.0, -1.0, 2.0, -np.inf, np.inf], np.float32)
+    check(lambda x: (x <= 0, x >= 0, 0 <= x, x < 0, x > 0, x == x, x != x), x, device=device, grad=False)
+    check(lambda x: x.relu(), x, device=device)  # the gradient passes through NaN, as torch's does
+    assert np.signbit(gradc.tensor(x, device=device).relu().numpy()[1])  # relu(-0.0) is -0.0
 
 
 @pytest.mark.parametrize("scalar", [2, 2.5, -0.5])

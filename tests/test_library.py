@@ -49,8 +49,18 @@ def test_large_matmuls_read_packed_operands(transposed, opencl, monkeypatch):
     with gradc.debug.kernels() as ks:
         got = (x @ y * 2).numpy()
     assert [k.name.startswith("E_contiguous") for k in ks] == [True] * (1 + transposed) + [False], [k.name for k in ks]
+    w = getattr(opencl.backend, "vector_width", 1)
+    if w > 1:  # both operands now stream along k: the dot-product layout
+        assert f"float{w} xa0 = " in ks[-1].source and f"float{w} xb0 = " in ks[-1].source, ks[-1].source
     np.testing.assert_allclose(got, a @ b * 2, rtol=1e-5, atol=1e-5)
     check(lambda p, q: p @ q, a, b, device=str(opencl))
+
+
+def test_matmul_of_a_realized_view(device):
+    y = (gradc.tensor(rand((4, 6)), device=device) * 2).reshape(6, 4)
+    y.numpy()  # realized: the view node now has a buffer of its own
+    w = gradc.tensor(rand((4, 3)), device=device)
+    np.testing.assert_allclose((y @ w).numpy(), y.numpy() @ w.numpy(), rtol=1e-5, atol=1e-5)
 
 
 def test_matmul_broadcasting_and_vectors(device):

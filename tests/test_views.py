@@ -172,6 +172,19 @@ def test_view_sees_later_writes_to_its_realized_base(device):
     assert x.numpy()[1].tolist() == [2.0, 2.0, 9.0, 2.0]
 
 
+def test_expand_of_a_constant_or_padded_tensor_stays_a_view(device):
+    t = gradc.zeros(2, 1, device=device)
+    e = t.expand(2, 3)
+    t.add_(1)
+    t[0] = 5
+    assert e.tolist() == [[5.0] * 3, [1.0] * 3]
+    x = gradc.tensor(rand((2, 4)), device=device)
+    p = gradc.nn.functional.pad(x, (0, 0, 1, 0))  # rows padded: a masked view
+    with gradc.debug.kernels() as ks:
+        got = (p + gradc.tensor(rand((1, 4)), device=device)).numpy()
+    assert len(ks) == 1 and got.shape == (3, 4), [k.name for k in ks]
+
+
 def test_writes_into_a_lazy_result(device):
     """A write through a view of a tensor that is not realized yet (the base is an unevaluated expression)."""
     def f(x):
