@@ -295,7 +295,12 @@ class Tensor:
     def _record(self, out: Tensor, name, rule, inputs, arg=None) -> Tensor:
         if is_grad_enabled() and rule is not None and any(t.requires_grad for t in inputs):
             out.requires_grad = True
-            out.grad_fn = PrimBackward(name, rule, inputs, out._snapshot(), arg)
+            out.grad_fn = fn = PrimBackward(name, rule, inputs, None, arg)
+            # the rule's `out` stands for out, made by fn: higher-order gradients through it reach fn's inputs.
+            # It links back to fn weakly, or the node and its saved output would keep each other alive.
+            saved = out._snapshot()
+            saved.grad_fn, saved._fn_ref = None, weakref.ref(fn)
+            fn.saved[-1] = saved
         return out
 
     # ------------------------------------------------------------ elementwise
@@ -1055,10 +1060,20 @@ class Tensor:
 class _Saved(Tensor):
     """A snapshot handed to a gradient rule; notes whether the rule read it (for the in-place version check)."""
 
+    _fn_ref = None
+
     @property
     def _node(self):
         self._used = True
         return self._lazy
+
+    @property
+    def grad_fn(self):
+        return self._fn_ref() if self._fn_ref is not None else self.__dict__.get("_grad_fn")
+
+    @grad_fn.setter
+    def grad_fn(self, fn):
+        self.__dict__["_grad_fn"] = fn
 
 
 class Size(tuple):

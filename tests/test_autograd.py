@@ -255,6 +255,19 @@ def test_gradients_accumulate():
 # ---------------------------------------------------------------- errors, as PyTorch raises them
 
 
+@pytest.mark.parametrize("op", ["exp", "tanh", "sqrt", "div"])
+def test_second_derivatives_of_rules_that_read_their_output(op):
+    # exp's gradient is g * out: out must stand for the op's result, with its history, not for a leaf
+    xs = np.array([0.5, 1.5])
+    x = gradc.tensor(xs, dtype=gradc.float64, requires_grad=True)
+    f = {"exp": lambda t: t.exp(), "tanh": lambda t: t.tanh(), "sqrt": lambda t: t.sqrt(), "div": lambda t: 1 / t}[op]
+    (g,) = gradc.autograd.grad(f(x).sum(), x, create_graph=True)
+    (gg,) = gradc.autograd.grad(g.sum(), x)
+    t = np.tanh(xs)
+    want = {"exp": np.exp(xs), "tanh": -2 * t * (1 - t * t), "sqrt": -0.25 * xs**-1.5, "div": 2 / xs**3}[op]
+    np.testing.assert_allclose(gg.numpy(), want, rtol=1e-10)
+
+
 def test_second_backward_through_freed_graph():
     x = gradc.ones(3, requires_grad=True)
     y = (x.exp() * x).sum()
