@@ -97,7 +97,7 @@ class OpenCLBackend(Backend):
         cl.enqueue_copy(self.queue, dst, src, byte_count=nbytes)
 
     def compile(self, source: str, name: str):
-        with warnings.catch_warnings():  # notes on generated code (x != x on integers) are not the user's concern
+        with warnings.catch_warnings():  # the compiler's notes on generated code are not the user's concern
             warnings.simplefilter("ignore", cl.CompilerWarning)
             binary = self.disk.get(source)
             if binary is not None:

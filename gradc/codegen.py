@@ -255,12 +255,14 @@ class Renderer:
         else:
             xs = [self.expr(s, idx, valid) for s in n.srcs]
             row = ELEMENTWISE[n.op]
-            fast = row.fast and ctype(n.dtype, self.d) == "float"
-            w = ct[len("float"):]
-            casts = dict(as_int=self.d.as_int.format(w=w), as_float=self.d.as_float.format(w=w))
-            for stage in (row.fast if fast else row.c_for(n.dtype)).split(";"):
-                xs.append(self.var(ct, stage.strip().format(*xs, **casts)))
-            v = xs[-1]
+            if row.fast and ctype(n.dtype, self.d) == "float":
+                w = ct[len("float"):]  # the vector width, "" for scalars
+                casts = dict(as_int=self.d.as_int.format(w=w), as_float=self.d.as_float.format(w=w))
+                for stage in row.fast.split(";"):  # each stage's value is an operand of the next ones
+                    xs.append(self.var(ct, stage.strip().format(*xs, **casts)))
+                v = xs[-1]
+            else:
+                v = self.var(ct, row.c_for(n.dtype).format(*xs))
         if valid and n.op in ("CONST", "ARG"):
             v = self.var(ct, f"(({valid}) ? {v} : {literal(0, n.dtype, self.d)})")
         self.names[key] = v
