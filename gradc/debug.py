@@ -44,9 +44,9 @@ def fusion(enabled: bool):
         schedule.config.fusion = old
 
 
-def record(kernel, prog, backend) -> None:
+def record(name, kind, prog, backend) -> None:
     if _recorders or schedule.config.debug >= 1:
-        rec = KernelRecord(kernel.name, prog.source, backend.name, prog.global_size, prog.local_size, kernel.kind)
+        rec = KernelRecord(name, prog.source, backend.name, prog.global_size, prog.local_size, kind)
         for ks in _recorders:
             ks.append(rec)
         schedule.log(1, f"launch {rec.name} on {rec.backend} global={rec.global_size} local={rec.local_size}")

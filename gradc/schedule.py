@@ -304,7 +304,7 @@ def run(kernels) -> None:
             args = [b.handle for b in bufs] + [i.buffer.handle for i in k.inputs] + [_scalar(a) for a in k.args]
             if prog.source is not None:
                 args += [np.int32(v) for *_, v in dynamic_args(k)]
-            debug.record(k, prog, backend)
+            debug.record(k.name, k.kind, prog, backend)
             backend.launch(prog.handle, args, prog.global_size, prog.local_size)
         for o, b in zip(outs, bufs):
             o.buffer, o.srcs = b, ()  # drop the sources so the graph behind a realized node can be freed
@@ -322,13 +322,116 @@ def _alias_source(n: Node) -> Node | None:
     return None
 
 
+# ---------------------------------------------------------------- plans: a schedule kept per DAG structure
+# A training step records the same DAG every step, with new nodes. Its schedule depends only on the DAG's structure
+# (ops, shapes, dtypes, the static part of views and constants, which nodes are already buffers), so it is worked
+# out once and replayed: a replay allocates buffers and launches programs, with no fusion pass and no rendering.
+
+PLAN_CACHE_SIZE = 256
+
+
+@dataclass(frozen=True)
+class Launch:
+    """One kernel of a plan. Nodes are slots: a position in the DAG's topological order, or ~j for its j-th
+    buffer leaf. `dynamic` holds (slot of a view, position in its dynamic() values)."""
+
+    backend: object
+    program: object  # None for an empty output: buffers, no launch
+    name: str
+    kind: str
+    outs: tuple
+    inputs: tuple
+    args: tuple
+    dynamic: tuple
+
+
+_plans: dict = {}
+
+
+def signature(targets) -> tuple[list[Node], list[Node], tuple]:
+    """(the DAG's unrealized nodes in topological order, the buffers they read, a hashable key of its structure)."""
+    order = toposort(targets)
+    slot = {id(n): i for i, n in enumerate(order)}
+    leaves: list[Node] = []
+    key = [config.fusion, tuple(slot[id(t)] for t in targets), tuple(str(t.device) for t in targets)]
+    for n in order:
+        srcs = []
+        for s in n.srcs:
+            j = slot.get(id(s))
+            if j is None:  # a buffer: its shape and dtype are part of the structure, its contents are not
+                slot[id(s)] = j = ~len(leaves)
+                leaves.append(s)
+                key.append((s.shape, s.dtype.name))
+            srcs.append(j)
+        static = None if n.op == "ARG" else (n.arg.pattern(), n.arg.mask is None) if n.op == "VIEW" else n.arg
+        key.append((n.op, n.shape, n.dtype.name, static, tuple(srcs), n.depth % MAX_CHAIN == 0 < n.depth))
+    return order, leaves, tuple(key)
+
+
+def _plan(kernels, order, leaves) -> list[Launch] | None:
+    """The kernels as launches over slots, or None where a kernel reads a node the DAG did not have (a packed
+    operand) or a backend interprets kernel objects itself."""
+    from .codegen import dynamic_args
+
+    slot = {id(n): i for i, n in enumerate(order)}
+    slot.update({id(n): ~j for j, n in enumerate(leaves)})
+    plan = []
+    for k in kernels:
+        backend = k.out.device.backend
+        nodes = [k.out, *k.outs, *k.inputs, *k.args] + [n for n, *_ in dynamic_args(k)]
+        if backend.dialect is None or any(id(n) not in slot for n in nodes):
+            return None
+        dyn, pos = [], {}
+        for n, *_ in dynamic_args(k):
+            i = pos[id(n)] = pos.get(id(n), -1) + 1
+            dyn.append((slot[id(n)], i))
+        s = lambda ns: tuple(slot[id(n)] for n in ns)  # noqa: E731
+        plan.append(Launch(backend, backend.compiled(k) if k.out.numel else None, k.name, k.kind,
+                           s([k.out, *k.outs]), s(k.inputs), s(k.args), tuple(dyn)))
+    return plan
+
+
+def replay(plan: list[Launch], order: list[Node], leaves: list[Node]) -> None:
+    """run() for a plan worked out before, over a new DAG of the same structure."""
+    from . import debug
+
+    nodes = order + leaves[::-1]  # slot ~j is index -1 - j
+    for launch in plan:
+        backend = launch.backend
+        outs = [nodes[i] for i in launch.outs]
+        bufs = [backend.buffer(o.numel * o.dtype.itemsize) for o in outs]
+        if launch.kind == "setview":
+            backend.copy_buffer(nodes[launch.inputs[0]].buffer.handle, bufs[0].handle, bufs[0].nbytes)
+        prog = launch.program
+        if prog is not None:
+            args = [b.handle for b in bufs] + [nodes[i].buffer.handle for i in launch.inputs]
+            args += [_scalar(nodes[i]) for i in launch.args]
+            args += [np.int32(nodes[i].arg.dynamic()[j][2]) for i, j in launch.dynamic]
+            debug.record(launch.name, launch.kind, prog, backend)
+            backend.launch(prog.handle, args, prog.global_size, prog.local_size)
+        for o, b in zip(outs, bufs):
+            o.buffer, o.srcs = b, ()
+
+
 def realize(*nodes) -> None:
     aliases = [(n, _alias_source(n)) for n in nodes]
-    nodes = [src or n for n, src in aliases]
-    kernels = schedule(nodes)
-    for k in kernels:
-        log(2, f"kernel {k.name}: fuses {len(k.fused)} nodes, reads {len(k.inputs)} buffers")
-    run(kernels)
+    targets = [src or n for n, src in aliases]
+    targets = list({id(t): t for t in targets if not t.realized}.values())
+    if targets:
+        order, leaves, key = signature(targets)
+        plan = _plans.get(key)
+        if plan is not None:
+            replay(plan, order, leaves)
+        else:
+            kernels = schedule(targets)
+            for k in kernels:
+                log(2, f"kernel {k.name}: fuses {len(k.fused)} nodes, reads {len(k.inputs)} buffers")
+            plan = _plan(kernels, order, leaves)
+            run(kernels)
+            if plan is not None:
+                if len(_plans) >= PLAN_CACHE_SIZE:
+                    del _plans[next(iter(_plans))]
+                _plans[key] = plan
     for n, src in aliases:
         if src is not None:
             n.buffer, n.srcs = src.buffer, ()

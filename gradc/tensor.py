@@ -470,8 +470,8 @@ class Tensor:
         with no_grad():
             out = _c(0, self)._binary("MAX", self)  # max(0, x): NaN and -0.0 come through, as in torch
         # the gradient reads the output, as torch's does: the input need not outlive the forward (it can stay
-        # inside a matmul's epilogue)
-        return self._record(Tensor._wrap(out._node), "ReluBackward0", lambda g, out, a: (where(out <= 0, 0.0, g),),
+        # inside a matmul's epilogue). out <= 0 is out == 0 for an output that is >= 0 or NaN: one compare
+        return self._record(Tensor._wrap(out._node), "ReluBackward0", lambda g, out, a: (where(out == 0, 0.0, g),),
                             [self])
 
     def abs(self):
