@@ -1,6 +1,7 @@
 """The IR: a lazy DAG of Nodes, and Views that describe memory layouts without copying."""
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +14,11 @@ def prod(xs) -> int:
 
 
 def contiguous_strides(shape) -> tuple:
+    return _contiguous_strides(tuple(shape))
+
+
+@functools.lru_cache(maxsize=4096)  # a handful of shapes, asked for thousands of times a training step
+def _contiguous_strides(shape: tuple) -> tuple:
     strides, acc = [], 1
     for s in reversed(shape):
         strides.append(acc if s != 1 else 0)
@@ -39,8 +45,9 @@ class View:
         return self.offset == 0 and self.mask is None and self.strides == contiguous_strides(self.shape)
 
     def permute(self, order) -> View:
-        pick = lambda xs: tuple(xs[i] for i in order)
-        return View(pick(self.shape), pick(self.strides), self.offset, self.mask and pick(self.mask))
+        shape, strides, mask = self.shape, self.strides, self.mask
+        return View(tuple(shape[i] for i in order), tuple(strides[i] for i in order), self.offset,
+                    mask and tuple(mask[i] for i in order))
 
     def expand(self, shape) -> View:
         strides = tuple(0 if s != n else st for s, n, st in zip(self.shape, shape, self.strides))

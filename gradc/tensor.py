@@ -46,6 +46,8 @@ def _fill(value, shape, dtype: dt.dtype, dev: device, baked=False) -> Node:
 
 
 def _broadcast_shape(a, b, op="") -> tuple:
+    if a == b:
+        return tuple(a)
     out = []
     for i, (x, y) in enumerate(zip(((1,) * (len(b) - len(a)) + tuple(a)), ((1,) * (len(a) - len(b)) + tuple(b)))):
         if x != y and x != 1 and y != 1:
@@ -648,11 +650,13 @@ class Tensor:
             t = lambda s: view_of(s, View.contiguous(s.shape).permute(dims))  # noqa: E731
             a, b = n.srcs
             return Tensor._wrap(Node("MATMUL", (t(b), t(a)), tuple(n.shape[d] for d in dims), n.dtype, n.device))
-        inv = tuple(sorted(range(nd), key=dims.__getitem__))
+        inv = dims if dims == (1, 0) else tuple(sorted(range(nd), key=dims.__getitem__))
         return self._movement(lambda v: v.permute(dims), "PermuteBackward0", lambda g, out, a: (g._permute(inv),))
 
     def transpose(self, d0, d1) -> Tensor:
         nd = len(self._node.shape)
+        if nd == 2 and d0 % 2 != d1 % 2:  # a matrix's (gradient rules transpose one per matmul)
+            return self._permute((1, 0))
         order = list(range(nd))
         d0, d1 = _norm_dim(d0, nd), _norm_dim(d1, nd)
         order[d0], order[d1] = order[d1], order[d0]
