@@ -278,6 +278,9 @@ def _topo(roots):
     return order[::-1]  # consumers first
 
 
+STREAM_EVERY = 32  # rules applied between realizes of the pending gradients (an RNN's backward is ~200 rules)
+
+
 def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, inputs=None, accumulate=True):
     """Propagate grad_outputs from outputs. Accumulates into .grad of leaves, or returns the grads of `inputs`."""
     from . import schedule
@@ -304,7 +307,10 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
             roots.append(t.grad_fn)
     order = _topo(roots)
     with set_grad_enabled_ctx(create_graph):
-        for fn in order:
+        for step, fn in enumerate(order):
+            if step and step % STREAM_EVERY == 0:
+                # the device computes the gradients known so far while the host records the rest
+                schedule.realize(*[g._node for _, g in pending.values() if g is not None and not g._node.realized])
             n_out = getattr(fn, "n_outputs", 1)
             grads = [pending.pop((id(fn), i), [None, None])[1] for i in range(n_out)]
             if all(g is None for g in grads):

@@ -347,3 +347,25 @@ def test_graph_and_saved_buffers_are_freed(device):
         (x.exp() * x).sum().backward()
     assert backend.live <= start, (start, backend.live)
     gc.collect()
+
+
+def test_a_long_backward_starts_the_device_early_and_matches_torch(device, monkeypatch):
+    """A backward of more than STREAM_EVERY rules realizes its pending gradients on the way: same values."""
+    from gradc.autograd import STREAM_EVERY
+
+    from helpers import check
+
+    def rnn(x, w, u):
+        h = x[0] @ w
+        for t in range(1, x.shape[0]):
+            h = (x[t] @ w + h @ u).tanh()
+        return h
+
+    steps = STREAM_EVERY // 4 + 2  # four rules a step: past one streaming point
+    check(rnn, (steps, 3, 4), (4, 5), (5, 5), device=device, fusion=(True,))
+    calls = []
+    real = gradc.schedule.realize
+    monkeypatch.setattr(gradc.schedule, "realize", lambda *ns: calls.append(len(ns)) or real(*ns))
+    w = gradc.randn(4, 5, device=device, requires_grad=True)
+    rnn(gradc.randn(steps, 3, 4, device=device), w, gradc.randn(5, 5, device=device)).sum().backward()
+    assert len(calls) >= 2, calls  # one streaming realize, then the gradients'
