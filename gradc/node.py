@@ -38,7 +38,7 @@ class View:
 
     @staticmethod
     def contiguous(shape) -> View:
-        return View(tuple(shape), contiguous_strides(shape))
+        return _contiguous_view(tuple(shape))
 
     @property
     def is_contiguous(self) -> bool:
@@ -173,6 +173,11 @@ class View:
         if self.offset:
             terms.append(param("offset", None, self.offset))
         return (" + ".join(terms) or "0"), (" && ".join(f"({v})" for v in valid) or None)
+
+
+@functools.lru_cache(maxsize=4096)  # views are immutable: one per shape serves every tensor of that shape
+def _contiguous_view(shape: tuple) -> View:
+    return View(shape, contiguous_strides(shape))
 
 
 # ops whose result starts a new elementwise chain (leaves, and ops that always get their own kernel or loop)
