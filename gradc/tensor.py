@@ -655,7 +655,7 @@ class Tensor:
 
     def transpose(self, d0, d1) -> Tensor:
         nd = len(self._node.shape)
-        if nd == 2 and d0 % 2 != d1 % 2:  # a matrix's (gradient rules transpose one per matmul)
+        if nd == 2 and -2 <= d0 < 2 and -2 <= d1 < 2 and d0 % 2 != d1 % 2:  # a matrix's (one per matmul rule)
             return self._permute((1, 0))
         order = list(range(nd))
         d0, d1 = _norm_dim(d0, nd), _norm_dim(d1, nd)

@@ -36,6 +36,13 @@ def test_reduction_dim_out_of_range(op, dim, device):
                 match=rf"Dimension out of range \(expected to be in range of \[-2, 1\], but got {bad}\)")
 
 
+@pytest.mark.parametrize("d0, d1", [(0, 3), (1, 2), (-3, 0), (0, 5)])
+def test_transpose_dim_out_of_range(d0, d1, device):
+    bad = d1 if not -2 <= d1 < 2 else d0
+    raises_like(lambda x: x.transpose(d0, d1), rand(S), device=device,
+                match=rf"Dimension out of range \(expected to be in range of \[-2, 1\], but got {bad}\)")
+
+
 @pytest.mark.parametrize("a, b, match", [
     ((2, 3), (4, 5), r"mat1 and mat2 shapes cannot be multiplied \(2x3 and 4x5\)"),
     ((2, 3), (2, 3), r"2x3 and 2x3"),
