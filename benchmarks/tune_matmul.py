@@ -19,7 +19,8 @@ def main(n=1024):
         if tm * tnv > 12:  # accumulators must fit in the vector registers
             continue
         backend.matmul_tile = (tm, tnv, l0)
-        backend.__dict__.pop("_by_structure", None)  # rendered programs remember their tiles
+        backend.__dict__.pop("_by_structure", None)  # rendered programs remember their tiles,
+        gradc.schedule._plans.clear()  # and so do the plans that launch them
         gradc.realize(x @ y)
         gradc.synchronize()
         t = time.perf_counter()
