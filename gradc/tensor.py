@@ -97,9 +97,21 @@ class Tensor:
     @property
     def _node(self) -> Node:
         if self._base is not None and self._base._node is not self._base_node:  # the base changed in place
-            self._base_node = self._base._node
-            self._lazy = view_of(self._base_node, self._view)
+            self._follow_base()
         return self._lazy
+
+    def _follow_base(self):
+        """Read the base's new value. A view in the graph also takes a new grad_fn on the base's new history (torch
+        regenerates a view's grad_fn too): its old one would skip what was written through it or a sibling view."""
+        base = self._base
+        self._base_node = base._node
+        self._lazy = view_of(self._base_node, self._view)
+        if self.requires_grad and base.grad_fn is not None and is_grad_enabled():
+            view, full = self._view, base._node.shape
+            seen = base._record(Tensor._wrap(self._lazy), "AsStridedBackward0", lambda g, out, b: (Tensor._wrap(Node(
+                "SETVIEW", (_fill(0, full, g.dtype, g.device, True), g._node), full, g.dtype, g.device, view)),),
+                [base])
+            self.grad_fn, self._output_nr = seen.grad_fn, 0
 
     @property
     def _version(self) -> int:
@@ -974,17 +986,23 @@ class Tensor:
                 Tensor._wrap(Node("SETVIEW", (g._node, _fill(0, view.shape, g.dtype, g.device, True)), g._node.shape,
                                   g.dtype, g.device, view)), Tensor._wrap(view_of(g._node, view))), [old, value])
             base.requires_grad, base.grad_fn, base._output_nr = True, new.grad_fn, 0
+            self.requires_grad = True
+            self._keep_saved(result)
             return self
         if grad and self.requires_grad and not result.requires_grad:  # zero_, fill_: no gradient reaches the old
             result = self._record(Tensor._wrap(result._node), "FillBackward0", lambda g, out, a: (g * 0,), [self])
         if result.requires_grad and grad:
             self.requires_grad, self.grad_fn, self._output_nr = True, result.grad_fn, result._output_nr
         self._set_node(result.to(self.dtype)._node)
-        if isinstance(self.grad_fn, PrimBackward):
+        self._keep_saved(result)
+        return self
+
+    def _keep_saved(self, result):
+        if isinstance(result.grad_fn, PrimBackward):
             # the op's own snapshot of self keeps the old value (torch saves a copy of the original self here): later
             # writes to self cannot change what this backward reads
-            self.grad_fn.versions = [(None, v) if b is self._version_box else (b, v) for b, v in self.grad_fn.versions]
-        return self
+            fn = result.grad_fn
+            fn.versions = [(None, v) if b is self._version_box else (b, v) for b, v in fn.versions]
 
     def add_(self, o, alpha=1):
         return self._inplace(self.add(o, alpha))

@@ -369,3 +369,23 @@ def test_a_long_backward_starts_the_device_early_and_matches_torch(device, monke
     w = gradc.randn(4, 5, device=device, requires_grad=True)
     rnn(gradc.randn(steps, 3, 4, device=device), w, gradc.randn(5, 5, device=device)).sum().backward()
     assert len(calls) >= 2, calls  # one streaming realize, then the gradients'
+
+
+def _through_views(x, w):
+    """Writes through views, and views used after a write (theirs or a sibling's): every gradient reaches x."""
+    y = x * 1
+    y[0:2, 1:3] += x[0:2, 2:4] * 2.0  # get a view, add in place, set it back
+    t = y[1]
+    t2 = t[2:4]
+    t2 *= 3  # through a view of a view, then t is read
+    u = y[:, 1]
+    u += 1
+    z = u * 2
+    u.mul_(x[:, 2])  # the product's own saved u is its old value
+    return (t * w[1]).sum() + (z * w[:, 0]).sum() + (y * w).sum()
+
+
+def test_gradients_through_writes_to_views_and_views_read_after(device):
+    from helpers import check
+
+    check(_through_views, (6, 5, 4), (6, 5, 4), device=device)
