@@ -428,8 +428,8 @@ def realize(*nodes) -> None:
                 log(2, f"kernel {k.name}: fuses {len(k.fused)} nodes, reads {len(k.inputs)} buffers")
             plan = _plan(kernels, order, leaves)
             run(kernels)
-            if plan is not None:
-                if len(_plans) >= PLAN_CACHE_SIZE:
+            if plan is not None and PLAN_CACHE_SIZE:
+                if len(_plans) >= PLAN_CACHE_SIZE:  # the oldest goes
                     del _plans[next(iter(_plans))]
                 _plans[key] = plan
     for n, src in aliases:
