@@ -59,12 +59,12 @@ def main():
         runs[(name, "mlp")] = lambda step=step, sync=sync: (step().item(), sync())
         runs[(name, "rnn")] = lambda step=rstep, sync=sync: (step().item(), sync())
     # gradc and torch in turns, blocks of steps each, so that the machine's drift falls on both alike
-    results = compare({k: f for k, f in runs.items() if k[1] == "mlp"}, rounds=4, block=5, warmup=2)
+    results = compare({k: f for k, f in runs.items() if k[1] == "mlp"}, rounds=8, block=5, warmup=2)
     progs = gradc.get_default_device().backend.__dict__.setdefault("_programs", {})
     before = len(progs)
     runs[("gradc", "rnn")]()
     first = len(progs)
-    results.update(compare({k: f for k, f in runs.items() if k[1] == "rnn"}, rounds=4, block=3, warmup=1))
+    results.update(compare({k: f for k, f in runs.items() if k[1] == "rnn"}, rounds=8, block=3, warmup=1))
     programs = (first - before, len(progs) - first)
     dev = gradc.get_default_device()
     print(f"\ntraining steps on {dev} ({dev.backend.description}); {machine()}")
@@ -74,7 +74,7 @@ def main():
         g, t = results[("gradc", key)], results.get(("torch", key))
         ratio = f"{g / t:.2f} (<= {target})" if t else "n/a"
         print(f"{label:<52} {g * 1e3:>9.2f} {t * 1e3 if t else float('nan'):>9.2f} {ratio:>12}")
-    print(f"programs the first RNN step compiled: {programs[0]} for 32 time steps; compiled by the {4 * (3 + 1)} steps "
+    print(f"programs the first RNN step compiled: {programs[0]} for 32 time steps; compiled by the {8 * (3 + 1)} steps "
           f"after it: {programs[1]} (the same kernels serve every time step)")
 
 
