@@ -66,6 +66,11 @@ class OpenCLBackend(Backend):
         self.prefetch = "Portable Computing Language" in d.platform.name
         self.ctx = cl.Context([d])
         self.queue = cl.CommandQueue(self.ctx)
+        # reads go through a queue of their own and wait for the last command that touched the buffer, not for every
+        # kernel queued since: loss.item() returns once the loss is computed, while the backward and the update run on
+        # and the host records the next step
+        self.read_queue = cl.CommandQueue(self.ctx)
+        self._touched = {}  # buffer -> the event of the last command on self.queue that used it
         self.fp64 = "cl_khr_fp64" in d.extensions
         self.options = ["-cl-mad-enable"]
         ident = "|".join([d.platform.name, d.platform.version, d.name, d.version, d.driver_version,
@@ -79,22 +84,25 @@ class OpenCLBackend(Backend):
         return cl.Buffer(self.ctx, cl.mem_flags.READ_WRITE, nbytes)
 
     def free(self, handle):
+        self._touched.pop(handle, None)
         handle.release()
 
     def copy_in(self, handle, array, wait=True):
         # a blocking write waits for every kernel queued before it; a private array can go in the background (the
         # event keeps it alive and, when dropped, waits for the copy: it is kept until the queue is drained)
-        event = cl.enqueue_copy(self.queue, handle, np.ascontiguousarray(array), is_blocking=wait)
+        event = self._touched[handle] = cl.enqueue_copy(self.queue, handle, np.ascontiguousarray(array),
+                                                        is_blocking=wait)
         if not wait:
             self._pending = [e for e in getattr(self, "_pending", [])[-64:]
                              if e.command_execution_status != cl.command_execution_status.COMPLETE] + [event]
 
     def copy_out(self, handle, array):
-        cl.enqueue_copy(self.queue, array, handle, is_blocking=True)
-        self._pending = []
+        event = self._touched.get(handle)
+        self.queue.flush()  # a wait across queues needs the awaited command submitted
+        cl.enqueue_copy(self.read_queue, array, handle, is_blocking=True, wait_for=None if event is None else [event])
 
     def copy_buffer(self, src, dst, nbytes):
-        cl.enqueue_copy(self.queue, dst, src, byte_count=nbytes)
+        self._touched[src] = self._touched[dst] = cl.enqueue_copy(self.queue, dst, src, byte_count=nbytes)
 
     def compile(self, source: str, name: str):
         with warnings.catch_warnings():  # the compiler's notes on generated code are not the user's concern
@@ -120,11 +128,14 @@ class OpenCLBackend(Backend):
         if not getattr(kernel, "_typed", False):
             kernel.set_scalar_arg_dtypes([None if isinstance(a, cl.MemoryObject) else a.dtype for a in args])
             kernel._typed = True
-        kernel(self.queue, global_size, local_size, *args)
+        event = kernel(self.queue, global_size, local_size, *args)
+        for a in args:  # outputs are not told apart: a read of an input waits for this kernel too (safe, if needless)
+            if type(a) is cl.Buffer:
+                self._touched[a] = event
 
     def synchronize(self):
         self.queue.finish()
-        self._pending = []
+        self._pending, self._touched = [], {}
 
 
 def open_device(index: int) -> OpenCLBackend:

@@ -389,3 +389,17 @@ def test_gradients_through_writes_to_views_and_views_read_after(device):
     from helpers import check
 
     check(_through_views, (6, 5, 4), (6, 5, 4), device=device)
+
+
+def test_a_scalar_loss_is_computed_before_its_backward(device):
+    """backward() sends the loss to the device first, so reading it later waits for no gradient kernel."""
+    from helpers import rand
+
+    x = gradc.tensor(rand((8, 5)), device=device, requires_grad=True)
+    loss = (x.exp() * 2).sum()
+    with gradc.debug.kernels() as ks:
+        loss.backward()
+    assert loss._node.realized and len(ks) >= 2, [k.name for k in ks]
+    assert ks[0].name.startswith("R_")  # the loss's reduction, then the gradient
+    np.testing.assert_allclose(loss.item(), (np.exp(x.detach().numpy()) * 2).sum(), rtol=1e-5)
+    np.testing.assert_allclose(x.grad.numpy(), np.exp(x.detach().numpy()) * 2, rtol=1e-5)
