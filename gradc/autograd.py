@@ -298,6 +298,10 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
         else:
             store[key] = [owner, g]
 
+    # a scalar loss goes to the device first: the backward and the update queue behind it, and loss.item() (which
+    # reads it without waiting for them) returns while they run. (Before the roots are taken: reading the node of a
+    # view whose base changed in place gives the view its new grad_fn.)
+    schedule.realize(*[t._node for t in outputs if not t._node.shape and not t._node.realized])
     roots = []
     for t, g in zip(outputs, grad_outputs):
         if t.grad_fn is None:
@@ -306,9 +310,6 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
             add(pending, (id(t.grad_fn), t._output_nr), g)
             roots.append(t.grad_fn)
     order = _topo(roots)
-    # a scalar loss goes to the device first: the backward and the update queue behind it, and loss.item() (which
-    # reads it without waiting for them) returns while they run
-    schedule.realize(*[t._node for t in outputs if not t._node.shape and not t._node.realized])
     with set_grad_enabled_ctx(create_graph):
         for step, fn in enumerate(order):
             if step and step % STREAM_EVERY == 0:

@@ -403,3 +403,12 @@ def test_a_scalar_loss_is_computed_before_its_backward(device):
     assert ks[0].name.startswith("R_")  # the loss's reduction, then the gradient
     np.testing.assert_allclose(loss.item(), (np.exp(x.detach().numpy()) * 2).sum(), rtol=1e-5)
     np.testing.assert_allclose(x.grad.numpy(), np.exp(x.detach().numpy()) * 2, rtol=1e-5)
+
+
+def test_backward_from_a_view_whose_base_changed_in_place(device):
+    x = gradc.tensor(np.ones((2, 3), np.float32), device=device, requires_grad=True)
+    y = x * 1
+    first = y[0, 0]
+    y.mul_(2)  # first now reads 2, and its gradient goes through the product
+    first.backward(gradc.tensor(1.0, device=device))
+    assert first.item() == 2.0 and x.grad.numpy()[0, 0] == 2.0
