@@ -378,11 +378,11 @@ def _plan(kernels, order, leaves) -> list[Launch] | None:
     plan = []
     for k in kernels:
         backend = k.out.device.backend
-        nodes = [k.out, *k.outs, *k.inputs, *k.args] + [n for n, *_ in dynamic_args(k)]
-        if backend.dialect is None or any(id(n) not in slot for n in nodes):
+        views = [n for n, *_ in dynamic_args(k)]
+        if backend.dialect is None or any(id(n) not in slot for n in [k.out, *k.outs, *k.inputs, *k.args, *views]):
             return None
         dyn, pos = [], {}
-        for n, *_ in dynamic_args(k):
+        for n in views:
             i = pos[id(n)] = pos.get(id(n), -1) + 1
             dyn.append((slot[id(n)], i))
         s = lambda ns: tuple(slot[id(n)] for n in ns)  # noqa: E731
