@@ -66,7 +66,7 @@ class ReferenceBackend(Backend):
                 seed, offset = (int(ev(s).reshape(-1)[0]) for s in n.srcs)
                 r = philox_uniform(seed, np.uint64(offset) + np.arange(n.numel, dtype=np.uint64)).reshape(n.shape)
             elif n.op == "MATMUL":
-                r = np.matmul(ev(n.srcs[0]), ev(n.srcs[1]))
+                r = sum(np.matmul(ev(a), ev(b)) for a, b in zip(n.srcs[::2], n.srcs[1::2]))  # (pairs summed)
             elif n.op == "REDUCE":
                 op, axes = n.arg
                 r = REDUCE[op].np(ev(n.srcs[0]), axis=axes, keepdims=True)

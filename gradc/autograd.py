@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import heapq
+import itertools
 import threading
 
 _state = threading.local()
@@ -79,11 +81,15 @@ def _edge(t):
     return (t.grad_fn, t._output_nr) if t.grad_fn is not None else t
 
 
+_created = itertools.count()
+
+
 class BackwardFn:
     """A node of the backward graph; `edges` lead to the nodes (or leaves) of its inputs."""
 
     def __init__(self, inputs):
         inputs = tuple(inputs)
+        self.seq = next(_created)  # creation order: backward runs the latest created of the ready functions first
         self.edges = tuple(_edge(t) for t in inputs)
         self.shapes = tuple(t._node.shape if hasattr(t, "_lazy") else getattr(t, "shape", None) for t in inputs)
         self.needs_input_grad = tuple(e is not None and is_grad_enabled() for e in self.edges)
@@ -260,22 +266,34 @@ _NotATensor = _NotATensorType()
 
 
 def _topo(roots):
-    order, seen = [], set()
-    for r in roots:
-        stack = [(r, False)]
-        while stack:
-            fn, done = stack.pop()
-            if done:
-                order.append(fn)
-                continue
-            if id(fn) in seen:
-                continue
-            seen.add(id(fn))
-            stack.append((fn, True))
-            for e in fn.edges:
-                if isinstance(e, tuple):
-                    stack.append((e[0], False))
-    return order[::-1]  # consumers first
+    """The functions reachable from roots, each after every function that feeds it a gradient; of those ready, the
+    latest created first, as torch's engine runs them. So a step's weight gradient is taken as soon as that step's
+    rule gives it, not after the whole chain of earlier steps: the gradients of a weight used at every time step
+    stay lazy together and sum in few kernels (schedule.sum_of_products), where the streaming realizes in between
+    would have computed each step's alone."""
+    users: dict[int, int] = {}
+    stack, seen = list(roots), set()
+    while stack:
+        fn = stack.pop()
+        if id(fn) in seen:
+            continue
+        seen.add(id(fn))
+        for e in fn.edges:
+            if isinstance(e, tuple):
+                users[id(e[0])] = users.get(id(e[0]), 0) + 1
+                stack.append(e[0])
+    ready = list({id(fn): (-fn.seq, fn) for fn in roots if not users.get(id(fn))}.values())
+    heapq.heapify(ready)
+    order = []
+    while ready:
+        fn = heapq.heappop(ready)[1]
+        order.append(fn)
+        for e in fn.edges:
+            if isinstance(e, tuple):
+                users[id(e[0])] -= 1
+                if not users[id(e[0])]:
+                    heapq.heappush(ready, (-e[0].seq, e[0]))
+    return order
 
 
 STREAM_EVERY = 32  # rules applied between realizes of the pending gradients (an RNN's backward is ~200 rules)

@@ -135,8 +135,8 @@ def lower(out: Node, bound: set) -> Kernel:
            if n.op not in ("VIEW", "CONST", "CAST") and not n.realized]
     ops = list(dict.fromkeys(reversed(ops)))[:4] or ["copy"]
     r = k.reduce or (k.reds[0] if k.reds else None)
-    shape = r.srcs[0].shape if k.kind in ("reduce", "row") else (*r.shape[:-1], r.srcs[0].shape[-1], r.shape[-1]) \
-        if k.kind == "matmul" else (out.numel,)
+    shape = r.srcs[0].shape if k.kind in ("reduce", "row") else (out.numel,) if k.kind != "matmul" else \
+        (*r.shape[:-1], sum(a.shape[-1] for a in r.srcs[::2]), r.shape[-1])  # k of all its pairs
     prefix = {"matmul": "MM", "row": "X"}.get(k.kind, k.kind[0].upper())
     k.name = f"{prefix}_{'_'.join(ops)}_{'x'.join(map(str, shape))}"
     visit = None  # noqa: F841  (the recursive closure refers to itself: break the cycle so nodes free promptly)
@@ -424,46 +424,49 @@ def render(k: Kernel, d: Dialect, backend=None) -> tuple[str, tuple, tuple]:
         return text, (-(-n_rows // L) * L,), (L,)
     if k.kind == "matmul":
         mm = k.reduce
-        a, b = mm.srcs
-        (pa, va, qa), (pb, vb, qb) = (_operand(r, a), _operand(r, b))
-        *batch, n, kk = a.shape
-        m = b.shape[-1]
-        nb = prod(batch)
-        a_base, _ = View(tuple(batch), va.strides[:-2], va.offset).index("bat", qa)
-        b_base, _ = View(tuple(batch), vb.strides[:-2], vb.offset).index("bat", qb)
+        *batch, n, m = mm.shape
+        pairs = [(_operand(r, mm.srcs[i]), _operand(r, mm.srcs[i + 1]), mm.srcs[i].shape[-1])
+                 for i in range(0, len(mm.srcs), 2)]  # (A, B, k) of each product the kernel sums
         t = ctype(mm.dtype, d)
         w = getattr(backend, "vector_width", 1) if d.vectors and mm.dtype is dt.float32 else 1
-        sa_n, sa_k, sb_k, sb_m = va.strides[-2], va.strides[-1], vb.strides[-2], vb.strides[-1]
-        if w > 1 and sa_k == 1 and sb_k == 1 and kk % w == 0:  # x @ W.t(): dot products along contiguous k
+        # x @ W.t(): dot products along contiguous k (every pair must allow it, as they share the accumulators)
+        dot = w > 1 and all(va.strides[-1] == 1 and vb.strides[-2] == 1 and kk % w == 0
+                            for (_, va, _), (_, vb, _), kk in pairs)
+        if dot:
             W, (TM, TN, L0), KS = w, getattr(backend, "matmul_tile_nt", (4, 3, 8)), w
-            vt = f"{t}{W}"
-            setup = [f"{d.long} ar{i} = abase + min(row + {i}, {n - 1}) * {sa_n};" for i in range(TM)]
-            setup += [f"{d.long} bc{j} = bbase + min(col + {j}, {m - 1}) * {sb_m};" for j in range(TN)]
-            setup += [f"{vt} acc{i}_{j} = ({vt})(0.0f);" for i in range(TM) for j in range(TN)]
-            step = [f"{vt} xa{i} = {vector_load(pa, f'ar{i} + k', W)};" for i in range(TM)]
-            step += [f"{vt} xb{j} = {vector_load(pb, f'bc{j} + k', W)};" for j in range(TN)]
-            step += [f"acc{i}_{j} += xa{i} * xb{j};" for i in range(TM) for j in range(TN)]
+            TNV, vt = TN, f"{t}{W}"
             outs = [(i, j, " + ".join(f"acc{i}_{j}.s{c:x}" for c in range(W))) for i in range(TM) for j in range(TN)]
         else:  # rows of B as W-wide vectors, broadcast elements of A
-            W = w if w > 1 and sb_m == 1 and m % w == 0 else 1
+            W = w if w > 1 and m % w == 0 and all(vb.strides[-1] == 1 for _, (_, vb, _), _ in pairs) else 1
             TM, TNV, L0 = getattr(backend, "matmul_tile", (4, 3, 8) if W > 1 else (4, 4, 16))
             TNV, KS = min(TNV, max(1, m // W)), 1
             TN, vt = TNV * W, f"{t}{W}" if W > 1 else t
-            setup = [f"{d.long} ar{i} = abase + min(row + {i}, {n - 1}) * {sa_n};" for i in range(TM)]
-            setup += [f"{d.long} bc{j} = bbase + min(col + {j * W}, {m - W}) * {sb_m};" for j in range(TNV)]
-            setup += [f"{vt} acc{i}_{j} = ({vt})(0.0f);" for i in range(TM) for j in range(TNV)]
-            step = [f"{vt} xb{j} = " + (vector_load(pb, f"bc{j} + k * {sb_k}", W) if W > 1 else
-                                        f"{pb}[bc{j} + k * {sb_k}]") + ";" for j in range(TNV)]
-            step += [f"{t} xa{i} = {pa}[ar{i} + k * {sa_k}];" for i in range(TM)]
-            step += [f"acc{i}_{j} += xa{i} * xb{j};" for i in range(TM) for j in range(TNV)]
             outs = [(i, j * W + c, f"acc{i}_{j}" + (f".s{c:x}" if W > 1 else "")) for i in range(TM)
                     for j in range(TNV) for c in range(W)]
+        setup = [f"{vt} acc{i}_{j} = ({vt})(0.0f);" for i in range(TM) for j in range(TNV)]
+        loops = []
+        for (pa, va, qa), (pb, vb, qb), kk in pairs:
+            a_base, _ = View(tuple(batch), va.strides[:-2], va.offset).index("bat", qa)
+            b_base, _ = View(tuple(batch), vb.strides[:-2], vb.offset).index("bat", qb)
+            sa_n, sa_k, sb_k, sb_m = va.strides[-2], va.strides[-1], vb.strides[-2], vb.strides[-1]
+            pre = [f"{d.long} ar{i} = {a_base} + min(row + {i}, {n - 1}) * {sa_n};" for i in range(TM)]
+            if dot:
+                pre += [f"{d.long} bc{j} = {b_base} + min(col + {j}, {m - 1}) * {sb_m};" for j in range(TN)]
+                step = [f"{vt} xa{i} = {vector_load(pa, f'ar{i} + k', W)};" for i in range(TM)]
+                step += [f"{vt} xb{j} = {vector_load(pb, f'bc{j} + k', W)};" for j in range(TN)]
+            else:
+                pre += [f"{d.long} bc{j} = {b_base} + min(col + {j * W}, {m - W}) * {sb_m};" for j in range(TNV)]
+                step = [f"{vt} xb{j} = " + (vector_load(pb, f"bc{j} + k * {sb_k}", W) if W > 1 else
+                                            f"{pb}[bc{j} + k * {sb_k}]") + ";" for j in range(TNV)]
+                step += [f"{t} xa{i} = {pa}[ar{i} + k * {sa_k}];" for i in range(TM)]
+            step += [f"acc{i}_{j} += xa{i} * xb{j};" for i in range(TM) for j in range(TNV)]
+            loops.append(dict(K=kk, setup=pre, step=step))
         r.names[(id(mm), "oi", None)] = "accv"
         v = r.expr(out, "oi")
         epilogue = r.lines + [r.store(out, "oi", v)]
-        text = tmpl.render(**common, N=n, M=m, K=kk, TM=TM, TN=TN, KS=KS, t=t, a_base=a_base, b_base=b_base,
-                           setup=setup, step=step, outs=outs, epilogue=epilogue)
-        g0, g1 = -(-n // TM), -(-m // TN)
+        text = tmpl.render(**common, N=n, M=m, TM=TM, TN=TN, KS=KS, t=t, setup=setup, loops=loops, outs=outs,
+                           epilogue=epilogue)
+        g0, g1, nb = -(-n // TM), -(-m // TN), prod(batch)
         # work-groups of 8 tiles down the rows: ~10% faster than 1 on PoCL for the MLP's matmuls, ~35% for thin ones
         l0 = math.gcd(L0, g0)
         return text, (g0, g1, nb), (l0, 1, 1)

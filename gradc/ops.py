@@ -125,7 +125,8 @@ def philox_uniform(seed: int, ctr: np.ndarray) -> np.ndarray:
     return (c0 >> np.uint64(8)).astype(np.float32) * np.float32(2.0**-24)
 
 
-# Batched matmul over equal batch shapes (the Tensor layer broadcasts them with expand views first).
+# Batched matmul over equal batch shapes (the Tensor layer broadcasts them with expand views first). In the IR a
+# MATMUL node may hold several (A, B) operand pairs, their products summed (schedule.sum_of_products).
 MATMUL = Prim("MATMUL", "", np.matmul,
               lambda g, out, a, b: (g @ b.transpose(-1, -2) if a.requires_grad else None,
                                     a.transpose(-1, -2) @ g if b.requires_grad else None))

@@ -140,6 +140,41 @@ def boundaries(targets, pack=False) -> tuple[list[Node], set]:
 PACK_MIN_FLOP = 2**30  # measured on PoCL: 1024^3 77 -> 89 GFLOP/s packed; 512^3 and the MLP's shapes lose
 
 
+MAX_PAIRS = 8  # matmuls one kernel sums: bounds its source, and the programs a sum of any length needs (<= 3)
+
+
+def _reads_along_k(x: Node, i: int) -> bool:
+    """Matmul operand i (0: A, 1: B) is read contiguously along k (a view is read through its strides)."""
+    view = x.op == "VIEW" and x.arg.mask is None and not x.realized
+    return (x.arg.strides if view else contiguous_strides(x.shape))[-1 - i] == 1
+
+
+def sum_of_products(a: Node, b: Node) -> Node | None:
+    """a + b as one node that one kernel computes, where they are matmuls: A1 @ B1 + A2 @ B2 is a matmul over the
+    concatenated k, so a MATMUL node takes its operands in pairs and its kernel walks each pair's k in turn.
+    An RNN's `x @ W.t() + h @ U.t()` is one kernel instead of two, and the weight gradients that backward sums
+    over the time steps one kernel per MAX_PAIRS steps (they were ~30% of its device time, each k only 64 long).
+    `(x + A1 @ B1) + A2 @ B2` adds the pair to the first sum. Applied as ops are recorded, so plans see the merged
+    node; nothing is mutated, so a matmul the user also reads alone is computed again for that read."""
+    if not config.fusion or b.op != "MATMUL" or b.buffer is not None:
+        return None
+    if a.op == "ADD" and a.buffer is None:
+        for i in (1, 0):
+            merged = _merge_products(a.srcs[i], b)
+            if merged is not None:
+                return Node("ADD", (a.srcs[1 - i], merged), a.shape, a.dtype, a.device)
+        return None
+    return _merge_products(a, b)
+
+
+def _merge_products(a: Node, b: Node) -> Node | None:
+    layout = lambda mm: (_reads_along_k(mm.srcs[0], 0), _reads_along_k(mm.srcs[1], 1))  # noqa: E731
+    if a.op != "MATMUL" or a.buffer is not None or a.shape != b.shape or a.dtype is not b.dtype or \
+            a.device != b.device or len(a.srcs) + len(b.srcs) > 2 * MAX_PAIRS or layout(a) != layout(b):
+        return None  # (pairs of one layout only: the dot-product layout needs every pair contiguous along k)
+    return Node("MATMUL", a.srcs + b.srcs, a.shape, a.dtype, a.device)
+
+
 def _pack_operands(order) -> bool:
     """A large float32 matmul on a vector device reads an operand that is not contiguous along k through a copy
     that is (BLAS calls it packing): A copied as it is, B copied transposed, each by a kernel of its own. With both
@@ -148,7 +183,7 @@ def _pack_operands(order) -> bool:
     rewrote any matmul."""
     packed: dict = {}  # (id(operand), which) -> its packed node: an operand shared by matmuls is copied once
     for n in order:
-        if n.op != "MATMUL" or n.dtype.name != "float32" or not config.fusion:
+        if n.op != "MATMUL" or n.dtype.name != "float32" or not config.fusion or len(n.srcs) > 2:
             continue
         a, b = n.srcs
         *batch, rows, k = a.shape

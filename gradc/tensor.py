@@ -660,8 +660,8 @@ class Tensor:
                 dims == (*range(nd - 2), nd - 1, nd - 2):
             # (a @ b)^T = b^T @ a^T: a weight gradient comes out in the layout it is stored in, with no copy
             t = lambda s: view_of(s, View.contiguous(s.shape).permute(dims))  # noqa: E731
-            a, b = n.srcs
-            return Tensor._wrap(Node("MATMUL", (t(b), t(a)), tuple(n.shape[d] for d in dims), n.dtype, n.device))
+            srcs = tuple(t(s) for i in range(0, len(n.srcs), 2) for s in (n.srcs[i + 1], n.srcs[i]))  # per pair
+            return Tensor._wrap(Node("MATMUL", srcs, tuple(n.shape[d] for d in dims), n.dtype, n.device))
         inv = dims if dims == (1, 0) else tuple(sorted(range(nd), key=dims.__getitem__))
         return self._movement(lambda v: v.permute(dims), "PermuteBackward0", lambda g, out, a: (g._permute(inv),))
 
@@ -1141,7 +1141,9 @@ def _result_dtype(a: Tensor, b: Tensor) -> dt.dtype:
 
 
 def _prim(op, row, srcs, out_dtype, shape=None, arg=None, name=None) -> Tensor:
-    node = Node(op, tuple(s._node for s in srcs), tuple(shape or srcs[0].shape), out_dtype, srcs[0].device, arg)
+    nodes = tuple(s._node for s in srcs)
+    node = op == "ADD" and schedule.sum_of_products(*nodes) or Node(op, nodes, tuple(shape or srcs[0].shape),
+                                                                      out_dtype, srcs[0].device, arg)
     out = Tensor._wrap(node)
     if row.grad is None or not out_dtype.is_floating_point:
         return out

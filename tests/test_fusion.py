@@ -241,3 +241,52 @@ def test_a_plan_keeps_no_node_alive(opencl):
         del y, mid, out
         gc.collect()
         assert ref() is None
+
+
+def rnn_cell(x, w, h, u):
+    return (x @ w.t() + h @ u.t()).relu()
+
+
+def test_a_sum_of_matmuls_is_one_kernel(device):
+    """x @ W.t() + h @ U.t() is one matmul over the concatenated k: one kernel walks both pairs, relu its epilogue."""
+    shapes = [(5, 8), (6, 8), (5, 16), (6, 16)]
+    x, w, h, u = (gradc.tensor(rand(s), device=device) for s in shapes)
+    ks = _launch(lambda x: rnn_cell(x, w, h, u), x)
+    assert [k.kind for k in ks] == ["matmul"], [k.name for k in ks]
+    check(rnn_cell, *shapes, device=device, fusion=(True, False))
+    # pairs of different layouts stay two kernels (the dot-product layout needs every pair along k); a product
+    # also read alone is computed for that read; a transposed sum is the sum of the transposed pairs
+    check(lambda a, b, c: a @ b + a @ c.t(), (5, 8), (8, 6), (6, 8), device=device)
+    check(lambda a, b, c, d: (a @ b) * (a @ b + c @ d), (5, 8), (8, 6), (5, 3), (3, 6), device=device)
+    check(lambda a, b, c, d: (a @ b + c @ d).t() * 1, (5, 8), (8, 6), (5, 3), (3, 6), device=device, grad=False)
+
+
+def test_weight_gradients_summed_over_time_steps_take_a_kernel_per_max_pairs_steps(device):
+    """The gradients of a weight used at every time step sum lazily, MAX_PAIRS products to a kernel: an RNN over 19
+    steps computes dU in 3 matmul kernels. Forward and backward match torch, fused and unfused."""
+    steps, pairs = 19, gradc.schedule.MAX_PAIRS
+
+    def rnn(xs, w, u):
+        h = (xs[0] @ w.t()) * 0
+        for t in range(steps):
+            h = rnn_cell(xs[t], w, h, u)
+        return h
+
+    small = lambda shape: rand(shape, lo=-0.5, hi=0.5)  # noqa: E731  (19 steps of [-2, 2) weights overflow)
+    check(rnn, (steps, 4, 5), small((6, 5)), small((6, 6)), device=device, fusion=(True, False))
+    xs, w = gradc.tensor(rand((steps, 4, 5)), device=device), gradc.tensor(rand((6, 5)), device=device)
+    u = gradc.tensor(rand((6, 6)), device=device, requires_grad=True)
+    out = rnn(xs, w, u).sum()
+    out.realize()
+    with gradc.debug.kernels() as ks:
+        out.backward()
+    du = [k.name for k in ks if k.kind == "matmul" and k.name.split("_")[-1].split("x")[::2] == ["6", "6"]]  # dU
+    assert len(du) == -(-steps // pairs), du
+    xs_, gs = rand((steps, 7, 6)), rand((steps, 7, 5))
+    with gradc.debug.kernels() as ks:  # slices of one tensor: their offsets are kernel arguments of one program
+        x, g = gradc.tensor(xs_, device=device), gradc.tensor(gs, device=device)
+        total = x[0].t() @ g[0]
+        for t in range(1, steps):
+            total = total + x[t].t() @ g[t]
+        np.testing.assert_allclose(total.numpy(), np.einsum("tki,tkj->ij", xs_, gs), rtol=1e-5, atol=1e-5)
+    assert len(ks) == -(-steps // pairs), [k.name for k in ks]
