@@ -84,18 +84,29 @@ def _edge(t):
 _created = itertools.count()
 
 
+_NONE = (None, None)
+
+
 class BackwardFn:
     """A node of the backward graph; `edges` lead to the nodes (or leaves) of its inputs."""
 
+    n_outputs = 1
+
     def __init__(self, inputs):
-        inputs = tuple(inputs)
         self.seq = next(_created)  # creation order: backward runs the latest created of the ready functions first
-        self.edges = tuple(_edge(t) for t in inputs)
-        self.shapes = tuple(t._node.shape if hasattr(t, "_lazy") else getattr(t, "shape", None) for t in inputs)
-        self.needs_input_grad = tuple(e is not None and is_grad_enabled() for e in self.edges)
+        edges, shapes = [], []
+        for t in inputs:  # (one loop: this runs for every recorded op)
+            edges.append(_edge(t))
+            shapes.append(t._node.shape if hasattr(t, "_lazy") else getattr(t, "shape", None))
+        self.edges, self.shapes = tuple(edges), tuple(shapes)
+        self._grad_enabled = is_grad_enabled()
         self.released = False
         self.hooks: dict[int, list] = {}
         self.retained: dict[int, object] = {}
+
+    @property
+    def needs_input_grad(self) -> tuple:
+        return tuple(e is not None and self._grad_enabled for e in self.edges)
 
     def name(self) -> str:
         return type(self).__name__
@@ -121,7 +132,7 @@ class PrimBackward(BackwardFn):
         super().__init__(inputs)
         self._name, self.rule, self.arg = name, rule, arg
         self.saved = [t._snapshot() for t in inputs] + [out]
-        self.versions = [(t._version_box, t._version) for t in inputs]
+        self.versions = [(t._version_box, t._version_box[0]) for t in inputs]
 
     def name(self) -> str:
         return self._name
@@ -333,21 +344,22 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
             if step and step % STREAM_EVERY == 0:
                 # the device computes the gradients known so far while the host records the rest
                 schedule.realize(*[g._node for _, g in pending.values() if g is not None and not g._node.realized])
-            n_out = getattr(fn, "n_outputs", 1)
-            grads = [pending.pop((id(fn), i), [None, None])[1] for i in range(n_out)]
+            n_out = fn.n_outputs
+            grads = [pending.pop((id(fn), i), _NONE)[1] for i in range(n_out)]
             if all(g is None for g in grads):
                 continue
-            for i, g in enumerate(grads):
-                for hook in fn.hooks.get(i, []):
-                    r = hook(g) if g is not None else None
-                    g = r if r is not None else g
-                grads[i] = g
-                ref = fn.retained.get(i)
-                t = ref() if ref is not None else None
-                if t is not None and g is not None:
-                    t.grad = g if create_graph else g.detach()
-                if want is not None and t is not None and id(t) in want:
-                    add(leaf_grads, id(t), g, t)
+            if fn.hooks or fn.retained:
+                for i, g in enumerate(grads):
+                    for hook in fn.hooks.get(i, []):
+                        r = hook(g) if g is not None else None
+                        g = r if r is not None else g
+                    grads[i] = g
+                    ref = fn.retained.get(i)
+                    t = ref() if ref is not None else None
+                    if t is not None and g is not None:
+                        t.grad = g if create_graph else g.detach()
+                    if want is not None and t is not None and id(t) in want:
+                        add(leaf_grads, id(t), g, t)
             if isinstance(fn, PrimBackward) or n_out == 1:
                 if grads[0] is None:
                     continue
@@ -362,7 +374,7 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
                 if not isinstance(g, Tensor):
                     raise TypeError(f"{fn.name()}.backward returned {type(g).__name__} where a Tensor or None was "
                                     "expected")
-                if tuple(g.shape) != tuple(shape):
+                if g._node.shape != shape and tuple(g.shape) != tuple(shape):
                     if g.numel() == prod(shape):
                         g = g.reshape(shape)
                     else:

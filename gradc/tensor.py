@@ -119,10 +119,13 @@ class Tensor:
 
     def _snapshot(self) -> Tensor:
         """A detached tensor that keeps today's value whatever happens to self later (for saved tensors)."""
-        t = _Saved.__new__(_Saved)._init(self._node)
-        # it stands for self in the backward graph, so higher-order gradients reach self's history and leaves
-        t.requires_grad, t.grad_fn, t._output_nr = self.requires_grad, self.grad_fn, self._output_nr
-        t._leaf = self if self.grad_fn is None else None
+        t = _Saved.__new__(_Saved)
+        fn = self.grad_fn
+        # it stands for self in the backward graph, so higher-order gradients reach self's history and leaves.
+        # (_init's attributes, set at once: this runs for every input of every recorded op)
+        t.__dict__.update(_lazy=self._node, _base=None, _view=None, _base_node=None, requires_grad=self.requires_grad,
+                          grad=None, _grad_fn=fn, _output_nr=self._output_nr, _version_box=[0],
+                          _leaf=self if fn is None else None)
         return t
 
     def _shallow(self) -> Tensor:
@@ -307,14 +310,20 @@ class Tensor:
             self.grad_fn.retained[self._output_nr] = weakref.ref(self)
 
     def _record(self, out: Tensor, name, rule, inputs, arg=None) -> Tensor:
-        if is_grad_enabled() and rule is not None and any(t.requires_grad for t in inputs):
-            out.requires_grad = True
-            out.grad_fn = fn = PrimBackward(name, rule, inputs, None, arg)
-            # the rule's `out` stands for out, made by fn: higher-order gradients through it reach fn's inputs.
-            # It links back to fn weakly, or the node and its saved output would keep each other alive.
-            saved = out._snapshot()
-            saved.grad_fn, saved._fn_ref = None, weakref.ref(fn)
-            fn.saved[-1] = saved
+        if rule is None or not is_grad_enabled():
+            return out
+        for t in inputs:
+            if t.requires_grad:
+                break
+        else:
+            return out
+        out.requires_grad = True
+        out.grad_fn = fn = PrimBackward(name, rule, inputs, None, arg)
+        # the rule's `out` stands for out, made by fn: higher-order gradients through it reach fn's inputs.
+        # It links back to fn weakly, or the node and its saved output would keep each other alive.
+        saved = out._snapshot()
+        saved.__dict__.update(_grad_fn=None, _fn_ref=weakref.ref(fn))
+        fn.saved[-1] = saved
         return out
 
     # ------------------------------------------------------------ elementwise
@@ -332,6 +341,12 @@ class Tensor:
         return Tensor._wrap(_fill(x, (), d, self.device))
 
     def _binary(self, op, other, reverse=False, out_dtype=None, name=None) -> Tensor:
+        node = self._node
+        if type(other) in (float, int) and node.dtype.is_floating_point:  # x * 2.0: the common case, made short
+            d = node.dtype
+            s = Tensor._wrap(_fill(other, node.shape, d, node.device))  # a kernel argument, at x's shape
+            srcs = (s, self) if reverse else (self, s)
+            return _prim(op, BINARY[op], srcs, out_dtype or (dt.bool_ if op.startswith("CMP") else d))
         name = name or op.lower()
         other = self._other(other, name)
         a, b = (other, self) if reverse else (self, other)
@@ -481,8 +496,12 @@ class Tensor:
         return 1 / (1 + (-self).exp())
 
     def relu(self):
-        with no_grad():
-            out = _c(0, self)._binary("MAX", self)  # max(0, x): NaN and -0.0 come through, as in torch
+        n = self._node
+        if n.dtype.is_floating_point:  # max(0, x): NaN and -0.0 come through, as in torch
+            out = Tensor._wrap(Node("MAX", (_fill(0, n.shape, n.dtype, n.device, True), n), n.shape, n.dtype, n.device))
+        else:
+            with no_grad():
+                out = _c(0, self)._binary("MAX", self)
         # the gradient reads the output, as torch's does: the input need not outlive the forward (it can stay
         # inside a matmul's epilogue). out <= 0 is out == 0 for an output that is >= 0 or NaN: one compare
         return self._record(Tensor._wrap(out._node), "ReluBackward0", lambda g, out, a: (where(out == 0, 0.0, g),),

@@ -2,6 +2,7 @@
 gradients come from the primitives' rules). Convolutions and pooling unfold the input by strided slicing."""
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 
@@ -353,13 +354,22 @@ def _class_last(input):
     return input.permute(0, *range(2, input.ndim), 1) if input.ndim > 2 else input
 
 
-def _check_targets(target, n_classes, ignore_index):
+def _check_targets(target, n_classes, ignore_index) -> bool:
+    """Raises for a class index out of range; True if some target is ignore_index."""
     if target.dtype.kind not in "iu":
         raise RuntimeError(f"expected scalar type Long but found {target.dtype.name.capitalize()}")
     t = _host(target)
-    bad = t[((t < 0) | (t >= n_classes)) & (t != ignore_index)]
+    ignored = t == ignore_index
+    bad = t[((t < 0) | (t >= n_classes)) & ~ignored]
     if bad.size:
         raise IndexError(f"Target {bad.flat[0]} is out of bounds.")
+    return bool(ignored.any())
+
+
+@functools.lru_cache(maxsize=64)
+def _classes(n, device) -> Tensor:
+    """0..n-1 on a device, made once: the one-hot compare of every loss call reads the same buffer."""
+    return arange(n, device=device)
 
 
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
@@ -373,10 +383,13 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     if target.shape[0] != input.shape[0]:
         raise ValueError(f"Expected input batch_size ({input.shape[0]}) to match target batch_size "
                          f"({target.shape[0]}).")
-    _check_targets(target, n_classes, ignore_index)
+    some_ignored = _check_targets(target, n_classes, ignore_index)
     x = _class_last(input)
-    hot = target.unsqueeze(-1) == arange(n_classes, device=input.device)
+    hot = target.unsqueeze(-1) == _classes(n_classes, input.device)
     picked = where(hot, x, 0.0).sum(-1)
+    if weight is None and not some_ignored and reduction in ("mean", "sum"):
+        # every target counts once: the mean is over the batch (fewer nodes and kernels than the masks below)
+        return -picked.sum() / picked.numel() if reduction == "mean" else -picked.sum()
     w = where(hot, weight, 0.0).sum(-1) if weight is not None else None
     valid = (target != ignore_index).to(input.dtype)
     w = valid if w is None else w * valid
