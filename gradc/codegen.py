@@ -189,6 +189,7 @@ class Renderer:
         self.vec = 1  # >1: each work-item computes this many contiguous float32 elements as one vector
         self.inputs = {id(n): i for i, n in enumerate(k.inputs)}
         self.accs: dict[int, str] = {}  # reductions computed earlier in this kernel -> their accumulator
+        self.by_element = False  # vector loads and stores index elements, not vectors (row kernels do too)
         self.row_shape = k.reds[0].shape if k.kind == "row" else None
         self.dyn = {(id(n), kind, dim): f"d{i}" for i, (n, kind, dim, _) in enumerate(dynamic_args(k))}
         self.args = {id(n): i for i, n in enumerate(k.args)}
@@ -215,7 +216,7 @@ class Renderer:
         p = f"in{self.inputs[id(n)]}"
         if self.vec > 1 and self.ct(n.dtype, idx) != ctype(n.dtype, self.d):
             # elementwise kernels index vectors; row kernels index elements
-            x = vector_load(p, idx if self.accs else f"{idx} * {self.vec}", self.vec)
+            x = vector_load(p, idx if self.accs or self.by_element else f"{idx} * {self.vec}", self.vec)
         elif n.dtype is dt.float16:
             x = self.d.load_half.format(p=p, i=idx)
         elif n.dtype is dt.bool_:
@@ -274,7 +275,7 @@ class Renderer:
     def store(self, n: Node, idx: str, v: str, p="out") -> str:
         if self.vec > 1:
             v = self.var(f"float{self.vec}", f"(float{self.vec})({v})")  # constants and scalars broadcast first
-            return vector_store(p, idx if self.accs else f"{idx} * {self.vec}", v, self.vec)
+            return vector_store(p, idx if self.accs or self.by_element else f"{idx} * {self.vec}", v, self.vec)
         if n.dtype is dt.float16:
             return self.d.store_half.format(p=p, i=idx, v=v) + ";"
         return f"{p}[{idx}] = ({stype(n.dtype, self.d)}){v};"
@@ -333,6 +334,21 @@ def row_vector_width(k: Kernel, d: Dialect, backend, inner: str, R: int) -> int:
     return w if ok else 1
 
 
+def reduce_vector_width(k: Kernel, d: Dialect, backend) -> int:
+    """A float32 reduction over leading axes of a buffer (a bias gradient's column sums) computes W neighbouring
+    outputs as one vector, loading W contiguous elements per step (on PoCL 3x faster than an output per thread,
+    each walking a column)."""
+    w = getattr(backend, "vector_width", 1) if d.vectors else 1
+    red, out = k.reduce, k.out
+    src = red.srcs[0]
+    plain = all(n is red or n.dtype is dt.float32 and n.shape == out.shape and (
+        n.op in VECTOR_OPS or n.op == "VIEW" and n.srcs[0] is red and n.arg.is_contiguous) for n in k.fused)
+    ok = w > 1 and red.dtype is dt.float32 and out.dtype is dt.float32 and not k.outs and plain and \
+        len(src.shape) - 1 not in red.arg[1] and src.shape[-1] % w == 0 and any(n is src for n in k.inputs) and \
+        all(n is src or n.shape == out.shape and n.dtype is dt.float32 for n in k.inputs)
+    return w if ok else 1
+
+
 def render(k: Kernel, d: Dialect, backend=None) -> tuple[str, tuple, tuple]:
     """(source, global size, local size) of a kernel in a dialect."""
     r = Renderer(k, d)
@@ -360,6 +376,8 @@ def render(k: Kernel, d: Dialect, backend=None) -> tuple[str, tuple, tuple]:
         op, axes = red.arg
         src = red.srcs[0]
         cs = contiguous_strides(src.shape)
+        r.vec = reduce_vector_width(k, d, backend)
+        r.by_element = r.vec > 1  # gid is the first of the vector's outputs
         base, _ = View(red.shape, tuple(0 if a in axes else s for a, s in enumerate(cs))).index("gid")
         inner, _ = View(tuple(src.shape[a] for a in axes), tuple(cs[a] for a in axes)).index("r")
         x = r.expr(src, r.index(f"base + {inner}" if inner != "0" else "base"))
@@ -368,12 +386,12 @@ def render(k: Kernel, d: Dialect, backend=None) -> tuple[str, tuple, tuple]:
         v = r.expr(out, "gid")
         epilogue = r.lines + [r.store(out, "gid", v)]
         n_out, rlen = out.numel, prod(src.shape[a] for a in axes)
-        L = local_size_for(n_out, rlen, backend)
+        L = local_size_for(n_out, rlen, backend) if r.vec == 1 else 1
         combine = REDUCE[op].c_for(red.dtype)
-        text = tmpl.render(**common, n=n_out, R=rlen, L=L, base=base, body=body, acc_t=ctype(red.dtype, d),
+        text = tmpl.render(**common, n=n_out, R=rlen, L=L, W=r.vec, base=base, body=body, acc_t=r.ct(red.dtype),
                            identity=reduce_identity(op, red.dtype, d), combine=combine.format(acc="acc", x=x),
                            combine_local=combine.format(acc="acc", x="part[lid + s]"), epilogue=epilogue)
-        return text, (n_out * L,), (L,)
+        return text, (n_out * L // r.vec,), (L,)
     if k.kind == "row":
         ref = k.reds[0]
         axes, shape = ref.arg[1], out.shape

@@ -99,6 +99,21 @@ def test_row_kernels_propagate_nan_and_inf(device):
     assert np.isnan(x.softmax(1).numpy()[1]).all() and np.isnan(x.amax(1).numpy()[1])
 
 
+def test_column_reductions_run_on_vectors(device):
+    """Sums and maxes over leading axes (a bias gradient's shape) compute 8 neighbouring outputs per thread on CPU
+    devices; NaN and the epilogue survive the vectors, and shapes whose rows do not split into vectors still work."""
+    a = rand((6, 3, 16))
+    a[2, 1, 5] = np.nan
+    check(lambda t: (t.sum(0) * 2, t.amax((0, 1)), t.mean(0), t[:, :, :12].sum(0)), a, device=device, grad=False,
+          ref=lambda t: (t.sum(0) * 2, t.max((0, 1)), t.mean(0), t[:, :, :12].sum(0)))
+    check(lambda t: t.sum(0), (5, 12), device=device)
+    x = gradc.tensor(a, device=device)
+    with gradc.debug.kernels() as ks:
+        x.sum(0).numpy()
+    if getattr(x.device.backend, "vector_width", 1) == 8 and x.device.backend.dialect.vectors:
+        assert ks[0].global_size == (6,), ks  # 48 outputs, 8 to a thread
+
+
 def _np_softmax(a):
     with np.errstate(invalid="ignore", divide="ignore"):
         e = np.exp(a - a.max(1, keepdims=True))
