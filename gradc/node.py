@@ -148,6 +148,8 @@ class View:
 
     def pattern(self) -> tuple:
         """The view with its dynamic values reduced to which of them are present (for structural cache keys)."""
+        if self.mask is None:  # (the common case, asked for every view of every realize)
+            return self.shape, self.strides, _OFFSET if self.offset else ()
         return self.shape, self.strides, tuple((kind, k) for kind, k, _ in self.dynamic())
 
     def index(self, lin: str, param=None) -> tuple[str, str | None]:
@@ -173,6 +175,9 @@ class View:
         if self.offset:
             terms.append(param("offset", None, self.offset))
         return (" + ".join(terms) or "0"), (" && ".join(f"({v})" for v in valid) or None)
+
+
+_OFFSET = (("offset", None),)
 
 
 @functools.lru_cache(maxsize=4096)  # views are immutable: one per shape serves every tensor of that shape

@@ -59,19 +59,23 @@ def cheap(n: Node) -> bool:
 
 
 def toposort(targets) -> list[Node]:
+    """The unrealized nodes behind targets, sources first (depth first, with an explicit stack: DAGs run deep)."""
     order, seen = [], set()
     for t in targets:
-        stack = [(t, False)]
-        while stack:
-            n, done = stack.pop()
-            if done:
-                order.append(n)
-                continue
-            if id(n) in seen or n.realized:
-                continue
-            seen.add(id(n))
-            stack.append((n, True))
-            stack.extend((s, False) for s in n.srcs)
+        if id(t) in seen or t.buffer is not None:
+            continue
+        seen.add(id(t))
+        path, pending = [t], [iter(t.srcs)]
+        while pending:
+            for s in pending[-1]:
+                if s.buffer is None and id(s) not in seen:
+                    seen.add(id(s))
+                    path.append(s)
+                    pending.append(iter(s.srcs))
+                    break
+            else:  # every source is placed
+                pending.pop()
+                order.append(path.pop())
     return order
 
 
@@ -257,8 +261,10 @@ def _plain_path(root, r, bound) -> bool:
         n = stack.pop()
         if n is r:
             return True
+        if id(n) in seen or n.realized or (n is not root and id(n) in bound):
+            continue
         reshape = n.op == "VIEW" and n.arg.is_contiguous and n.numel == n.srcs[0].numel  # keeps the linear index
-        if id(n) in seen or n.op == "VIEW" and not reshape or (n is not root and id(n) in bound) or n.realized:
+        if n.op == "VIEW" and not reshape:
             continue
         seen.add(id(n))
         stack.extend(n.srcs)
@@ -389,17 +395,19 @@ def signature(targets) -> tuple[list[Node], list[Node], tuple]:
     slot = {id(n): i for i, n in enumerate(order)}
     leaves: list[Node] = []
     key = [config.fusion, tuple(slot[id(t)] for t in targets), tuple(str(t.device) for t in targets)]
-    for n in order:
+    for n in order:  # (runs for every node of every realize: kept to plain lookups)
         srcs = []
         for s in n.srcs:
             j = slot.get(id(s))
             if j is None:  # a buffer: its shape and dtype are part of the structure, its contents are not
                 slot[id(s)] = j = ~len(leaves)
                 leaves.append(s)
-                key.append((s.shape, s.dtype.name))
+                key.append((s.shape, s.dtype))
             srcs.append(j)
-        static = None if n.op == "ARG" else (n.arg.pattern(), n.arg.mask is None) if n.op == "VIEW" else n.arg
-        key.append((n.op, n.shape, n.dtype.name, static, tuple(srcs), n.depth % MAX_CHAIN == 0 < n.depth))
+        op = n.op
+        static = n.arg if op != "VIEW" and op != "ARG" else None if op == "ARG" else (n.arg.pattern(),
+                                                                                        n.arg.mask is None)
+        key.append((op, n.shape, n.dtype, static, tuple(srcs), n.depth % MAX_CHAIN == 0 < n.depth))
     return order, leaves, tuple(key)
 
 
