@@ -96,8 +96,9 @@ class BackwardFn:
         self.seq = next(_created)  # creation order: backward runs the latest created of the ready functions first
         edges, shapes = [], []
         for t in inputs:  # (one loop: this runs for every recorded op)
-            edges.append(_edge(t))
+            # the shape first: reading a view's node gives it a new grad_fn if its base changed in place
             shapes.append(t._node.shape if hasattr(t, "_lazy") else getattr(t, "shape", None))
+            edges.append(_edge(t))
         self.edges, self.shapes = tuple(edges), tuple(shapes)
         self._grad_enabled = is_grad_enabled()
         self.released = False
@@ -280,7 +281,7 @@ def _topo(roots):
     """The functions reachable from roots, each after every function that feeds it a gradient; of those ready, the
     latest created first, as torch's engine runs them. So a step's weight gradient is taken as soon as that step's
     rule gives it, not after the whole chain of earlier steps: the gradients of a weight used at every time step
-    stay lazy together and sum in few kernels (schedule.sum_of_products), where the streaming realizes in between
+    stay lazy together and sum in few kernels (schedule.sum_matmuls), where the streaming realizes in between
     would have computed each step's alone."""
     users: dict[int, int] = {}
     stack, seen = list(roots), set()

@@ -126,7 +126,7 @@ def philox_uniform(seed: int, ctr: np.ndarray) -> np.ndarray:
 
 
 # Batched matmul over equal batch shapes (the Tensor layer broadcasts them with expand views first). In the IR a
-# MATMUL node may hold several (A, B) operand pairs, their products summed (schedule.sum_of_products).
+# MATMUL node may hold several (A, B) operand pairs, their products summed (schedule.sum_matmuls).
 MATMUL = Prim("MATMUL", "", np.matmul,
               lambda g, out, a, b: (g @ b.transpose(-1, -2) if a.requires_grad else None,
                                     a.transpose(-1, -2) @ g if b.requires_grad else None))

@@ -153,30 +153,53 @@ def _reads_along_k(x: Node, i: int) -> bool:
     return (x.arg.strides if view else contiguous_strides(x.shape))[-1 - i] == 1
 
 
-def sum_of_products(a: Node, b: Node) -> Node | None:
-    """a + b as one node that one kernel computes, where they are matmuls: A1 @ B1 + A2 @ B2 is a matmul over the
-    concatenated k, so a MATMUL node takes its operands in pairs and its kernel walks each pair's k in turn.
-    An RNN's `x @ W.t() + h @ U.t()` is one kernel instead of two, and the weight gradients that backward sums
-    over the time steps one kernel per MAX_PAIRS steps (they were ~30% of its device time, each k only 64 long).
-    `(x + A1 @ B1) + A2 @ B2` adds the pair to the first sum. Applied as ops are recorded, so plans see the merged
-    node; nothing is mutated, so a matmul the user also reads alone is computed again for that read."""
-    if not config.fusion or b.op != "MATMUL" or b.buffer is not None:
-        return None
-    if a.op == "ADD" and a.buffer is None:
-        for i in (1, 0):
-            merged = _merge_products(a.srcs[i], b)
-            if merged is not None:
-                return Node("ADD", (a.srcs[1 - i], merged), a.shape, a.dtype, a.device)
-        return None
-    return _merge_products(a, b)
-
-
-def _merge_products(a: Node, b: Node) -> Node | None:
-    layout = lambda mm: (_reads_along_k(mm.srcs[0], 0), _reads_along_k(mm.srcs[1], 1))  # noqa: E731
-    if a.op != "MATMUL" or a.buffer is not None or a.shape != b.shape or a.dtype is not b.dtype or \
-            a.device != b.device or len(a.srcs) + len(b.srcs) > 2 * MAX_PAIRS or layout(a) != layout(b):
-        return None  # (pairs of one layout only: the dot-product layout needs every pair contiguous along k)
-    return Node("MATMUL", a.srcs + b.srcs, a.shape, a.dtype, a.device)
+def sum_matmuls(order, targets) -> bool:
+    """Sums of matmuls become one MATMUL node that takes its operands in pairs: A1 @ B1 + A2 @ B2 is a matmul over
+    the concatenated k, and its kernel walks each pair's k in turn. An RNN's `x @ W.t() + h @ U.t()` is one kernel
+    instead of two, and a weight's gradients, which backward sums over the time steps, one kernel per MAX_PAIRS steps
+    (each step's alone was a matmul with k = the batch, ~30% of the RNN's device time).
+    Only trees of additions whose every term is a matmul, and whose inner sums and products nothing else in the
+    DAG reads: nothing but products is reassociated, and a partial sum read elsewhere (a residual stream's) is
+    computed once, not again inside each later sum. The root keeps its identity and value (it becomes the MATMUL,
+    or the sum of a few); inner nodes are left as they were. True if it rewrote any sum."""
+    if not any(n.op == "ADD" and (n.srcs[0].op == "MATMUL" or n.srcs[1].op == "MATMUL") for n in order):
+        return False
+    users: dict[int, int] = {}
+    for n in order:
+        for s in n.srcs:
+            users[id(s)] = users.get(id(s), 0) + 1
+    keep, absorbed, changed = {id(t) for t in targets}, set(), False
+    for n in reversed(order):  # consumers first: a tree is met at its root
+        if n.op != "ADD" or id(n) in absorbed:
+            continue
+        pairs, inner, stack = [], [], [n.srcs[1], n.srcs[0]]  # terms left to right
+        while stack:
+            t = stack.pop()
+            if users.get(id(t)) != 1 or id(t) in keep or t.buffer is not None or t.op not in ("ADD", "MATMUL"):
+                break  # a term that is not a private matmul: this tree stays as it is
+            if t.op == "ADD":
+                inner.append(t)
+                stack += [t.srcs[1], t.srcs[0]]
+            else:
+                pairs += zip(t.srcs[::2], t.srcs[1::2])
+        else:
+            by_layout: dict = {}  # (the template's dot-product layout needs every pair of a kernel along k)
+            for a, b in pairs:
+                by_layout.setdefault((_reads_along_k(a, 0), _reads_along_k(b, 1)), []).append((a, b))
+            chunks = [ps[i:i + MAX_PAIRS] for ps in by_layout.values() for i in range(0, len(ps), MAX_PAIRS)]
+            flat = lambda ps: tuple(x for pair in ps for x in pair)  # noqa: E731
+            if len(chunks) == 1:
+                n.op, n.srcs, n.depth = "MATMUL", flat(chunks[0]), 0
+            else:
+                parts = [Node("MATMUL", flat(c), n.shape, n.dtype, n.device) for c in chunks]
+                acc = parts[0]
+                for part in parts[1:-1]:
+                    acc = Node("ADD", (acc, part), n.shape, n.dtype, n.device)
+                n.srcs = (acc, parts[-1])
+            absorbed.update(id(t) for t in inner)
+            changed = True
+            log(3, f"a sum of {len(pairs)} matmuls{n.shape} runs as {len(chunks)} kernel(s)")
+    return changed
 
 
 def _pack_operands(order) -> bool:
@@ -389,9 +412,9 @@ class Launch:
 _plans: dict = {}
 
 
-def signature(targets) -> tuple[list[Node], list[Node], tuple]:
+def signature(targets, order=None) -> tuple[list[Node], list[Node], tuple]:
     """(the DAG's unrealized nodes in topological order, the buffers they read, a hashable key of its structure)."""
-    order = toposort(targets)
+    order = toposort(targets) if order is None else order
     slot = {id(n): i for i, n in enumerate(order)}
     leaves: list[Node] = []
     key = [config.fusion, tuple(slot[id(t)] for t in targets), tuple(str(t.device) for t in targets)]
@@ -461,7 +484,10 @@ def realize(*nodes) -> None:
     targets = [src or n for n, src in aliases]
     targets = list({id(t): t for t in targets if not t.realized}.values())
     if targets:
-        order, leaves, key = signature(targets)
+        order = toposort(targets)
+        if config.fusion and sum_matmuls(order, targets):  # (before the key: plans see the merged sums)
+            order = toposort(targets)
+        order, leaves, key = signature(targets, order)
         plan = _plans.get(key)
         if plan is not None:
             replay(plan, order, leaves)

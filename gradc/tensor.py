@@ -1164,9 +1164,7 @@ def _result_dtype(a: Tensor, b: Tensor) -> dt.dtype:
 
 
 def _prim(op, row, srcs, out_dtype, shape=None, arg=None, name=None) -> Tensor:
-    nodes = tuple(s._node for s in srcs)
-    node = op == "ADD" and schedule.sum_of_products(*nodes) or Node(op, nodes, tuple(shape or srcs[0].shape),
-                                                                      out_dtype, srcs[0].device, arg)
+    node = Node(op, tuple(s._node for s in srcs), tuple(shape or srcs[0].shape), out_dtype, srcs[0].device, arg)
     out = Tensor._wrap(node)
     if row.grad is None or not out_dtype.is_floating_point:
         return out

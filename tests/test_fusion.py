@@ -259,6 +259,32 @@ def test_a_sum_of_matmuls_is_one_kernel(device):
     check(lambda a, b, c: a @ b + a @ c.t(), (5, 8), (8, 6), (6, 8), device=device)
     check(lambda a, b, c, d: (a @ b) * (a @ b + c @ d), (5, 8), (8, 6), (5, 3), (3, 6), device=device)
     check(lambda a, b, c, d: (a @ b + c @ d).t() * 1, (5, 8), (8, 6), (5, 3), (3, 6), device=device, grad=False)
+    # a sum with other terms keeps torch's order: (1e8 + -1e8) + 1 is 1, where 1e8 + (-1e8 + 1) would be 0
+    big, one = np.array([[1e8]], np.float32), np.ones((1, 1), np.float32)
+    check(lambda x, a, b: (x + (-a) @ b) + b @ b, big, big, one, device=device, grad=False)
+
+
+def test_a_partial_sum_read_again_is_not_recomputed(device):
+    """A residual stream h = h + f(h) @ W reads each partial sum twice: those sums stay their own kernels, and no
+    product is computed twice (one matmul per layer forward)."""
+    layers = 6
+    x = gradc.tensor(rand((4, 8)), device=device)
+    ws = [gradc.tensor(rand((8, 8), lo=-0.3, hi=0.3), device=device) for _ in range(layers)]
+    h = x @ ws[0]
+    for w in ws[1:]:
+        h = h + h.relu() @ w
+    with gradc.debug.kernels() as ks:
+        h.realize()
+    assert sum(k.kind == "matmul" for k in ks) == layers, [k.name for k in ks]
+    check(lambda x, *ws: sum_stream(x, ws), (4, 8), *[rand((8, 8), lo=-0.3, hi=0.3) for _ in range(3)],
+          device=device, fusion=(True, False))
+
+
+def sum_stream(x, ws):
+    h = x @ ws[0]
+    for w in ws[1:]:
+        h = h + h.relu() @ w
+    return h
 
 
 def test_weight_gradients_summed_over_time_steps_take_a_kernel_per_max_pairs_steps(device):

@@ -488,6 +488,13 @@ def test_losses(device):
                tm(torch.tensor(a), torch.tensor(b)).numpy(), type(gm).__name__)
 
 
+def test_nll_loss_of_an_empty_batch_is_torchs():
+    x, y = gradc.zeros(0, 4), gradc.tensor(np.zeros(0, np.int64))
+    total = F.nll_loss(x, y, reduction="sum").item()
+    assert total == 0.0 and not np.signbit(total)  # torch gives 0.0, not -0.0
+    assert np.isnan(F.nll_loss(x, y).item()) and tuple(F.nll_loss(x, y, reduction="none").shape) == (0,)
+
+
 def test_loss_errors_match_torch():
     x, bad = rnd(3, 4), np.array([1, 4, 0])
     for fn in ("cross_entropy", "nll_loss"):

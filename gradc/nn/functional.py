@@ -366,7 +366,7 @@ def _check_targets(target, n_classes, ignore_index) -> bool:
     return bool(ignored.any())
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=16)
 def _classes(n, device) -> Tensor:
     """0..n-1 on a device, made once: the one-hot compare of every loss call reads the same buffer."""
     return arange(n, device=device)
@@ -389,7 +389,8 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     picked = where(hot, x, 0.0).sum(-1)
     if weight is None and not some_ignored and reduction in ("mean", "sum"):
         # every target counts once: the mean is over the batch (fewer nodes and kernels than the masks below)
-        return -picked.sum() / picked.numel() if reduction == "mean" else -picked.sum()
+        loss = 0.0 - picked.sum()  # (an empty batch gives 0.0, as torch, where -sum would give -0.0)
+        return loss / picked.numel() if reduction == "mean" else loss
     w = where(hot, weight, 0.0).sum(-1) if weight is not None else None
     valid = (target != ignore_index).to(input.dtype)
     w = valid if w is None else w * valid
