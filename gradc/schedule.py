@@ -162,7 +162,8 @@ def sum_matmuls(order, targets) -> bool:
     DAG reads: nothing but products is reassociated, and a partial sum read elsewhere (a residual stream's) is
     computed once, not again inside each later sum. The root keeps its identity and value (it becomes the MATMUL,
     or the sum of a few); inner nodes are left as they were. True if it rewrote any sum."""
-    if not any(n.op == "ADD" and (n.srcs[0].op == "MATMUL" or n.srcs[1].op == "MATMUL") for n in order):
+    # (every such tree has an addition of two products at its bottom; most DAGs have none and cost one pass)
+    if not any(n.op == "ADD" and n.srcs[0].op == "MATMUL" and n.srcs[1].op == "MATMUL" for n in order):
         return False
     users: dict[int, int] = {}
     for n in order:
@@ -198,7 +199,8 @@ def sum_matmuls(order, targets) -> bool:
                 n.srcs = (acc, parts[-1])
             absorbed.update(id(t) for t in inner)
             changed = True
-            log(3, f"a sum of {len(pairs)} matmuls{n.shape} runs as {len(chunks)} kernel(s)")
+            if config.debug >= 3:
+                log(3, f"a sum of {len(pairs)} matmuls{n.shape} runs as {len(chunks)} kernel(s)")
     return changed
 
 
