@@ -347,6 +347,12 @@ class Tensor:
             s = Tensor._wrap(_fill(other, node.shape, d, node.device))  # a kernel argument, at x's shape
             srcs = (s, self) if reverse else (self, s)
             return _prim(op, BINARY[op], srcs, out_dtype or (dt.bool_ if op.startswith("CMP") else d))
+        if isinstance(other, Tensor):  # the same shape, dtype and device: nothing to promote, broadcast or check
+            on = other._node
+            if on.shape == node.shape and on.dtype is node.dtype and on.device is node.device and (
+                    op != "DIV" or node.dtype.kind == "f"):
+                srcs = (other, self) if reverse else (self, other)
+                return _prim(op, BINARY[op], srcs, out_dtype or (dt.bool_ if op.startswith("CMP") else on.dtype))
         name = name or op.lower()
         other = self._other(other, name)
         a, b = (other, self) if reverse else (self, other)

@@ -389,7 +389,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     picked = where(hot, x, 0.0).sum(-1)
     if weight is None and not some_ignored and reduction in ("mean", "sum"):
         # every target counts once: the mean is over the batch (fewer nodes and kernels than the masks below)
-        loss = 0.0 - picked.sum()  # (an empty batch gives 0.0, as torch, where -sum would give -0.0)
+        loss = -picked.sum() if picked.numel() else picked.sum()  # (an empty batch's is 0.0, not -0.0, as torch's)
         return loss / picked.numel() if reduction == "mean" else loss
     w = where(hot, weight, 0.0).sum(-1) if weight is not None else None
     valid = (target != ignore_index).to(input.dtype)
