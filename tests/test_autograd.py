@@ -417,33 +417,20 @@ def test_backward_from_a_view_whose_base_changed_in_place(device):
 def test_custom_function_of_a_view_whose_base_changed_in_place(device):
     """A Function's inputs are read before their edges are taken: a view whose base was written in place passes its
     gradient through the write, as in torch."""
-    from helpers import check
-
-    class Mul(gradc.autograd.Function):
-        @staticmethod
-        def forward(ctx, a, b):
-            ctx.save_for_backward(a, b)
-            return a * b
-
-        @staticmethod
-        def backward(ctx, g):
-            a, b = ctx.saved_tensors
-            return g * b, g * a
+    from helpers import check, lib
 
     def fn(x):
-        fn_cls = Mul if isinstance(x, gradc.Tensor) else torch_mul()
+        mul = _mul_function(lib(x))
         y = x * 1
         v = y[:2]
         y.mul_(3)
-        return fn_cls.apply(v, v) + fn_cls.apply(v, y[2:4] * 0 + 1)
+        return mul.apply(v, v) + mul.apply(v, y[2:4] * 0 + 1)
 
     check(fn, (5,), device=device)
 
 
-def torch_mul():
-    import torch
-
-    class Mul(torch.autograd.Function):
+def _mul_function(lib):
+    class Mul(lib.autograd.Function):
         @staticmethod
         def forward(ctx, a, b):
             ctx.save_for_backward(a, b)
