@@ -189,7 +189,7 @@ class Renderer:
         self.vec = 1  # >1: each work-item computes this many contiguous float32 elements as one vector
         self.inputs = {id(n): i for i, n in enumerate(k.inputs)}
         self.accs: dict[int, str] = {}  # reductions computed earlier in this kernel -> their accumulator
-        self.by_element = False  # vector loads and stores index elements, not vectors (row kernels do too)
+        self.by_element = False  # vector loads and stores index elements, not vectors (row and column kernels)
         self.row_shape = k.reds[0].shape if k.kind == "row" else None
         self.dyn = {(id(n), kind, dim): f"d{i}" for i, (n, kind, dim, _) in enumerate(dynamic_args(k))}
         self.args = {id(n): i for i, n in enumerate(k.args)}
@@ -216,7 +216,7 @@ class Renderer:
         p = f"in{self.inputs[id(n)]}"
         if self.vec > 1 and self.ct(n.dtype, idx) != ctype(n.dtype, self.d):
             # elementwise kernels index vectors; row kernels index elements
-            x = vector_load(p, idx if self.accs or self.by_element else f"{idx} * {self.vec}", self.vec)
+            x = vector_load(p, idx if self.by_element else f"{idx} * {self.vec}", self.vec)
         elif n.dtype is dt.float16:
             x = self.d.load_half.format(p=p, i=idx)
         elif n.dtype is dt.bool_:
@@ -275,7 +275,7 @@ class Renderer:
     def store(self, n: Node, idx: str, v: str, p="out") -> str:
         if self.vec > 1:
             v = self.var(f"float{self.vec}", f"(float{self.vec})({v})")  # constants and scalars broadcast first
-            return vector_store(p, idx if self.accs or self.by_element else f"{idx} * {self.vec}", v, self.vec)
+            return vector_store(p, idx if self.by_element else f"{idx} * {self.vec}", v, self.vec)
         if n.dtype is dt.float16:
             return self.d.store_half.format(p=p, i=idx, v=v) + ";"
         return f"{p}[{idx}] = ({stype(n.dtype, self.d)}){v};"
@@ -400,6 +400,7 @@ def render(k: Kernel, d: Dialect, backend=None) -> tuple[str, tuple, tuple]:
         inner, _ = View(tuple(shape[a] for a in axes), tuple(cs[a] for a in axes)).index("r")
         R = prod(shape[a] for a in axes)
         r.vec = row_vector_width(k, d, backend, inner, R)
+        r.by_element = True
         loops = []
         r.names = {}
         r.accs[0] = ""  # marks a row kernel: broadcasts of per-row values are computed at the row index

@@ -681,16 +681,16 @@ class Tensor:
         n, nd = self._node, len(dims)
         if dims == tuple(range(nd)):
             return self
-        if n.op == "MATMUL" and not n.realized and self._base is None and not self.requires_grad and \
-                dims == (*range(nd - 2), nd - 1, nd - 2):
+        if n.op == "MATMUL" and len(n.srcs) == 2 and not n.realized and self._base is None and \
+                not self.requires_grad and dims == (*range(nd - 2), nd - 1, nd - 2):
             # (a @ b)^T = b^T @ a^T: a weight gradient comes out in the layout it is stored in, with no copy
             def t(s):  # s transposed: a view's own strides permuted, where s is a view (no view of a view)
                 if s.op == "VIEW" and s.buffer is None:
                     return view_of(s.srcs[0], s.arg.permute(dims))
                 return view_of(s, View.contiguous(s.shape).permute(dims))
 
-            srcs = tuple(t(s) for i in range(0, len(n.srcs), 2) for s in (n.srcs[i + 1], n.srcs[i]))  # per pair
-            return Tensor._wrap(Node("MATMUL", srcs, tuple(n.shape[d] for d in dims), n.dtype, n.device))
+            a, b = n.srcs
+            return Tensor._wrap(Node("MATMUL", (t(b), t(a)), tuple(n.shape[d] for d in dims), n.dtype, n.device))
         inv = dims if dims == (1, 0) else tuple(sorted(range(nd), key=dims.__getitem__))
         return self._movement(lambda v: v.permute(dims), "PermuteBackward0", lambda g, out, a: (g._permute(inv),))
 
